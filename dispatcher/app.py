@@ -1,0 +1,63 @@
+"""The dispatcher process: the outbound consumer, with health and metrics over HTTP."""
+
+import asyncio
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+
+import httpx
+from fastapi import FastAPI
+
+from dispatcher.channels import build_senders
+from dispatcher.consumer import OutboundHandler
+from dispatcher.settings import DispatcherSettings
+from services.consuming import consume, stop_background
+from services.health import health_routes, tasks_running
+from services.kafka import Topics, ensure_topics, make_consumer, make_producer, wait_for_kafka
+from services.metrics import metrics_routes
+from services.postgres import create_pool
+
+SHUTDOWN_DEADLINE_S = 15.0
+
+
+def create_app(settings: DispatcherSettings) -> FastAPI:
+    """The dispatcher app; its consumer runs for the app's lifespan."""
+    topics = Topics(settings.topic_prefix)
+    background: list[asyncio.Task[None]] = []
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        await wait_for_kafka(settings.kafka_bootstrap, timeout_s=60)
+        await ensure_topics(settings.kafka_bootstrap, topics)
+        pool = await create_pool(settings.database_url.get_secret_value())
+        producer = make_producer(settings.kafka_bootstrap, client_id="switchboard-dispatcher")
+        client = httpx.AsyncClient(timeout=settings.send_timeout_s)
+        stopping = asyncio.Event()
+        app.state.pool = pool
+        try:
+            await producer.start()
+            handler = OutboundHandler(settings, pool, client, producer, build_senders(settings))
+            consumer = make_consumer(
+                settings.kafka_bootstrap, group_id=settings.consumer_group, client_id="switchboard-dispatcher"
+            )
+            background.append(
+                asyncio.create_task(
+                    consume(consumer, topics.outbound, settings.consumer_group, handler.handle_partition, stopping),
+                    name="outbound-consumer",
+                )
+            )
+            yield
+        finally:
+            stopping.set()
+            await stop_background(background, SHUTDOWN_DEADLINE_S)
+            await client.aclose()
+            await producer.stop()
+            await pool.close()
+
+    app = FastAPI(title="Switchboard dispatcher", lifespan=lifespan)
+    app.include_router(metrics_routes)
+
+    async def database_answers() -> object:
+        return await app.state.pool.fetchval("SELECT 1")
+
+    app.include_router(health_routes({"postgres": database_answers, "consumer": tasks_running(background)}))
+    return app

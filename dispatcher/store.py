@@ -1,0 +1,52 @@
+"""The dispatcher's SQL: claim a reply before sending it, record what the provider said.
+
+A reply is claimed (pending -> sending) in its own statement before the provider is called, so a
+replayed Kafka record finds it claimed and sends nothing twice. The price: a crash between claim
+and provider answer leaves it `sending`, never sent twice; WhatsApp has no idempotency key to do better.
+"""
+
+from typing import Any
+from uuid import UUID
+
+from schemas.delivery import OutboundStatus, furthest
+from services.postgres import Connection
+
+
+async def claim(conn: Connection, message_id: UUID) -> bool:
+    """Take a pending reply for sending; False if it was already taken, sent or failed."""
+    claimed = await conn.fetchval(
+        """UPDATE messages SET delivery_status = 'sending', delivery_updated_at = now()
+            WHERE id = $1 AND delivery_status = 'pending' RETURNING id""",
+        message_id,
+    )
+    return claimed is not None
+
+
+async def mark_sent(conn: Connection, message_id: UUID, channel: str, provider_message_id: str) -> OutboundStatus:
+    """Record the provider's id, applying any receipt that arrived before we knew the id."""
+    early: list[OutboundStatus] = [
+        r["status"]
+        for r in await conn.fetch(
+            "SELECT status FROM delivery_receipts WHERE channel = $1 AND provider_message_id = $2",
+            channel,
+            provider_message_id,
+        )
+    ]
+    status = furthest("sent", early)
+    await conn.execute(
+        """UPDATE messages SET provider_message_id = $2, delivery_status = $3, delivery_updated_at = now()
+            WHERE id = $1""",
+        message_id,
+        provider_message_id,
+        status,
+    )
+    return status
+
+
+async def mark_failed(conn: Connection, message_id: UUID, error: dict[str, Any]) -> None:
+    await conn.execute(
+        """UPDATE messages SET delivery_status = 'failed', delivery_error = $2, delivery_updated_at = now()
+            WHERE id = $1 AND delivery_status IN ('pending', 'sending')""",
+        message_id,
+        error,
+    )

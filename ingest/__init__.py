@@ -1,0 +1,1 @@
+"""Stateless webhook endpoints: verify, normalise, publish to Kafka, answer the provider."""

@@ -1,0 +1,45 @@
+"""Why ingest refuses a webhook; each error maps to one HTTP status and a machine-readable body.
+
+WebhookError
+├── UnknownChannel      404  no such channel
+├── SignatureError      401  missing or wrong signature: the body is not the provider's
+├── PayloadError        400  signed, but not what the channel sends
+├── PayloadTooLarge     413  above the size limit
+└── PublishError        503  Kafka did not acknowledge: the provider should retry
+"""
+
+
+class WebhookError(Exception):
+    """A webhook ingest refuses; `status` and `code` become the HTTP answer."""
+
+    status = 400
+    code = "bad_request"
+
+    def __init__(self, detail: str) -> None:
+        super().__init__(detail)
+        self.detail = detail
+
+
+class UnknownChannel(WebhookError):
+    status = 404
+    code = "unknown_channel"
+
+
+class SignatureError(WebhookError):
+    status = 401
+    code = "bad_signature"
+
+
+class PayloadError(WebhookError):
+    status = 400
+    code = "bad_payload"
+
+
+class PayloadTooLarge(WebhookError):
+    status = 413
+    code = "payload_too_large"
+
+
+class PublishError(WebhookError):
+    status = 503
+    code = "kafka_unavailable"

@@ -1,0 +1,219 @@
+"""The agent/admin HTTP API under `/v1`: agents, presence, conversations, replies, resolution."""
+
+import logging
+from typing import Annotated
+from uuid import UUID
+
+import asyncpg
+from aiokafka import AIOKafkaProducer
+from aiokafka.errors import KafkaError
+from fastapi import APIRouter, Depends, Header, Query, Request
+
+from router.assigner import Assigner
+from router.auth import Principal, bearer, hash_token, is_admin_token, issue_token
+from router.errors import Conflict, Forbidden, NotFound, Unauthenticated, Unavailable
+from router.store import agents as agent_store
+from router.store import conversations as conversation_store
+from router.views import (
+    AcceptedReply,
+    AccountView,
+    AgentView,
+    ContactView,
+    ConversationDetail,
+    ConversationView,
+    CreatedAgent,
+    Items,
+    MessageView,
+    NewAgent,
+    NewReply,
+    PresenceUpdate,
+)
+from schemas.wire import encode
+from services.kafka import Topics
+from services.postgres import Connection, Pool, in_transaction
+
+log = logging.getLogger(__name__)
+
+
+class RouterState:
+    """What the API's handlers share, built once in the app's lifespan."""
+
+    def __init__(
+        self, pool: Pool, producer: AIOKafkaProducer, assigner: Assigner, topics: Topics, admin_token: str
+    ) -> None:
+        self.pool = pool
+        self.producer = producer
+        self.assigner = assigner
+        self.topics = topics
+        self.admin_token = admin_token
+
+
+def _state(request: Request) -> RouterState:
+    state: RouterState = request.app.state.router
+    return state
+
+
+State = Annotated[RouterState, Depends(_state)]
+
+
+async def _principal(state: State, authorization: Annotated[str | None, Header()] = None) -> Principal:
+    token = bearer(authorization)
+    if token is None:
+        raise Unauthenticated("send Authorization: Bearer <token>")
+    if is_admin_token(token, state.admin_token):
+        return Principal(is_admin=True)
+    async with state.pool.acquire() as conn:
+        agent_id = await agent_store.agent_by_token_hash(conn, hash_token(token))
+    if agent_id is None:
+        raise Unauthenticated("unknown token")
+    return Principal(is_admin=False, agent_id=agent_id)
+
+
+Caller = Annotated[Principal, Depends(_principal)]
+
+
+def _require_admin(caller: Principal) -> None:
+    if not caller.is_admin:
+        raise Forbidden("admin token required")
+
+
+routes = APIRouter(prefix="/v1")
+
+
+@routes.post("/agents", status_code=201)
+async def create_agent(body: NewAgent, caller: Caller, state: State) -> CreatedAgent:
+    _require_admin(caller)
+    token = issue_token()
+    async with state.pool.acquire() as conn:
+        row = await agent_store.create_agent(
+            conn, body.name, hash_token(token), body.skills, body.languages, body.max_pending
+        )
+    return CreatedAgent(**AgentView.of(row).model_dump(), token=token)
+
+
+@routes.get("/agents")
+async def list_agents(caller: Caller, state: State) -> Items[AgentView]:
+    _require_admin(caller)
+    async with state.pool.acquire() as conn:
+        return Items(items=[AgentView.of(r) for r in await agent_store.list_agents(conn)])
+
+
+@routes.get("/accounts")
+async def list_accounts(caller: Caller, state: State) -> Items[AccountView]:
+    _require_admin(caller)
+    async with state.pool.acquire() as conn:
+        rows = await conn.fetch("SELECT id, channel, external_id, name FROM accounts ORDER BY channel, external_id")
+    return Items(items=[AccountView.model_validate(dict(r)) for r in rows])
+
+
+@routes.get("/agents/{agent_id}")
+async def get_agent(agent_id: UUID, caller: Caller, state: State) -> AgentView:
+    if not caller.may_act_as(agent_id):
+        raise Forbidden("agents may only read themselves")
+    async with state.pool.acquire() as conn:
+        row = await agent_store.get_agent(conn, agent_id)
+    if row is None:
+        raise NotFound(f"no agent {agent_id}")
+    return AgentView.of(row)
+
+
+@routes.put("/agents/{agent_id}/presence")
+async def set_presence(agent_id: UUID, body: PresenceUpdate, caller: Caller, state: State) -> AgentView:
+    if not caller.may_act_as(agent_id):
+        raise Forbidden("agents may only set their own presence")
+    change = await in_transaction(state.pool, lambda conn: agent_store.set_presence(conn, agent_id, body.status))
+    if change is None:
+        raise NotFound(f"no agent {agent_id}")
+    if body.status == "online" or change.released:
+        await state.assigner.drain()
+        async with state.pool.acquire() as conn:
+            row = await agent_store.get_agent(conn, agent_id)
+        assert row is not None
+        return AgentView.of(row)
+    return AgentView.of(change.agent)
+
+
+@routes.get("/agents/{agent_id}/conversations")
+async def agent_conversations(agent_id: UUID, caller: Caller, state: State) -> Items[ConversationView]:
+    if not caller.may_act_as(agent_id):
+        raise Forbidden("agents may only list their own conversations")
+    async with state.pool.acquire() as conn:
+        rows = await conversation_store.agent_conversations(conn, agent_id)
+    return Items(items=[ConversationView.of(r) for r in rows])
+
+
+@routes.get("/conversations")
+async def search_conversations(
+    caller: Caller,
+    state: State,
+    status: str | None = None,
+    channel: str | None = None,
+    external_id: str | None = None,
+    limit: Annotated[int, Query(ge=1, le=1000)] = 100,
+) -> Items[ConversationView]:
+    _require_admin(caller)
+    async with state.pool.acquire() as conn:
+        rows = await conversation_store.search_conversations(conn, status, channel, external_id, limit)
+    return Items(items=[ConversationView.of(r) for r in rows])
+
+
+@routes.get("/conversations/{conversation_id}")
+async def get_conversation(conversation_id: UUID, caller: Caller, state: State) -> ConversationDetail:
+    async with state.pool.acquire() as conn:
+        conversation = await _visible_conversation(conn, conversation_id, caller)
+        contact = await conversation_store.contact_with_identities(conn, conversation["contact_id"])
+        messages = await conversation_store.history(conn, conversation["contact_id"])
+    assert contact is not None
+    return ConversationDetail(
+        **ConversationView.of(conversation).model_dump(),
+        contact=ContactView.model_validate(dict(contact)),
+        messages=[MessageView.model_validate(dict(m)) for m in messages],
+    )
+
+
+@routes.post("/conversations/{conversation_id}/messages", status_code=202)
+async def reply(conversation_id: UUID, body: NewReply, caller: Caller, state: State) -> AcceptedReply:
+    if caller.agent_id is None:
+        raise Forbidden("only the assigned agent replies")
+    agent_id = caller.agent_id
+    async with state.pool.acquire() as conn:
+        await _visible_conversation(conn, conversation_id, caller)
+    outbound = await in_transaction(
+        state.pool, lambda conn: conversation_store.create_reply(conn, conversation_id, agent_id, body.text)
+    )
+    if outbound is None:
+        raise Conflict("the conversation is not assigned to you")
+    try:
+        await state.producer.send_and_wait(state.topics.outbound, encode(outbound), key=str(conversation_id).encode())
+    except KafkaError as error:
+        async with state.pool.acquire() as conn:
+            await conversation_store.mark_reply_failed(conn, outbound.message_id, repr(error))
+        raise Unavailable("the reply could not be queued for sending; try again") from error
+    return AcceptedReply(id=outbound.message_id)
+
+
+@routes.post("/conversations/{conversation_id}/resolve")
+async def resolve(conversation_id: UUID, caller: Caller, state: State) -> ConversationView:
+    async with state.pool.acquire() as conn:
+        await _visible_conversation(conn, conversation_id, caller)
+    only_assignee = None if caller.is_admin else caller.agent_id
+    resolution = await in_transaction(
+        state.pool, lambda conn: conversation_store.resolve(conn, conversation_id, only_assignee)
+    )
+    if resolution is None:
+        raise Conflict("the conversation is already resolved or no longer yours")
+    if resolution.freed_agent_id is not None:
+        await state.assigner.drain()
+    async with state.pool.acquire() as conn:
+        row = await conversation_store.get_conversation(conn, conversation_id)
+    assert row is not None
+    return ConversationView.of(row)
+
+
+async def _visible_conversation(conn: Connection, conversation_id: UUID, caller: Principal) -> asyncpg.Record:
+    row = await conversation_store.get_conversation(conn, conversation_id)
+    if row is None:
+        raise NotFound(f"no conversation {conversation_id}")
+    if not caller.is_admin and row["assignee_id"] != caller.agent_id:
+        raise Forbidden("only the assignee or an admin may see this conversation")
+    return row

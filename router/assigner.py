@@ -1,0 +1,68 @@
+"""Running the assignment queue after commits, and announcing what it assigned.
+
+Why after commit: a conversation queued in one transaction and an agent's slot freed in another can
+each miss the other while both are uncommitted. Whoever commits second runs the queue again with a
+snapshot that sees both, so nothing waits while an agent has room. A periodic sweep backs this up.
+"""
+
+import asyncio
+import contextlib
+import logging
+
+from aiokafka import AIOKafkaProducer
+
+from router.store.agents import agents_by_status
+from router.store.queue import Assignment, assign_next_queued, queue_depth
+from schemas.assignment import AssignmentEvent
+from schemas.wire import encode
+from services.kafka import Topics
+from services.metrics import AGENTS, ASSIGNMENT_LATENCY, QUEUE_DEPTH
+from services.postgres import Pool, in_transaction
+
+log = logging.getLogger(__name__)
+
+
+class Assigner:
+    """Drains the queue into free agents and publishes each committed assignment."""
+
+    def __init__(self, pool: Pool, producer: AIOKafkaProducer, topics: Topics) -> None:
+        self._pool = pool
+        self._producer = producer
+        self._topics = topics
+
+    async def drain(self) -> int:
+        """Assign queued conversations, one transaction each, until no agent or no conversation is free."""
+        assigned = 0
+        while (assignment := await in_transaction(self._pool, assign_next_queued)) is not None:
+            await self.announce(assignment, immediate=False)
+            assigned += 1
+        return assigned
+
+    async def announce(self, assignment: Assignment, *, immediate: bool) -> None:
+        """Record the latency of a committed assignment and publish it for live listeners."""
+        if assignment.first_time:
+            waited = (assignment.assigned_at - assignment.received_at).total_seconds()
+            ASSIGNMENT_LATENCY.labels(path="immediate" if immediate else "queued").observe(max(0.0, waited))
+        event = AssignmentEvent(
+            conversation_id=assignment.conversation_id,
+            agent_id=assignment.agent_id,
+            assigned_at=assignment.assigned_at,
+            received_at=assignment.received_at,
+            reason="new_conversation" if immediate else "from_queue",
+        )
+        # Fire and forget: the assignment is already committed; the event only informs listeners.
+        await self._producer.send(self._topics.assignments, encode(event), key=str(event.agent_id).encode())
+
+    async def sweep_until(self, stopping: asyncio.Event, interval_s: float) -> None:
+        """Periodically drain the queue and refresh the queue and agent gauges, until `stopping` is set."""
+        while not stopping.is_set():
+            try:
+                await self.drain()
+                async with self._pool.acquire() as conn:
+                    QUEUE_DEPTH.set(await queue_depth(conn))
+                    for status, count in (await agents_by_status(conn)).items():
+                        AGENTS.labels(status=status).set(count)
+            except Exception:
+                log.exception("queue sweep failed; retrying in %.1fs", interval_s)
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(stopping.wait(), interval_s)

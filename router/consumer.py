@@ -1,0 +1,68 @@
+"""The router's Kafka consumer: each inbound event stored once, then the conversation assigned."""
+
+import logging
+from uuid import UUID
+
+from aiokafka import ConsumerRecord
+from pydantic import ValidationError
+
+from router.assigner import Assigner
+from router.store.inbound import ensure_account, record_receipt, store_inbound
+from schemas.inbound import DeliveryStatus, InboundMessage
+from schemas.wire import decode_inbound
+from services.accounts import ChannelAccount, find_account
+from services.metrics import ROUTED_MESSAGES
+from services.postgres import Pool, in_transaction
+
+log = logging.getLogger(__name__)
+
+
+class InboundHandler:
+    """Handles the records of one inbound partition, in order."""
+
+    def __init__(self, pool: Pool, assigner: Assigner, accounts: tuple[ChannelAccount, ...]) -> None:
+        self._pool = pool
+        self._assigner = assigner
+        self._accounts = accounts
+        self._recorded_accounts: set[UUID] = set()
+
+    async def handle_partition(self, records: list[ConsumerRecord[bytes, bytes]]) -> None:
+        for record in records:
+            try:
+                event = decode_inbound(record.value or b"")
+            except ValidationError:
+                # Ingest only publishes validated events, so this record came from elsewhere: keep going.
+                ROUTED_MESSAGES.labels(kind="unknown", outcome="undecodable").inc()
+                log.error("skipping undecodable record at %s/%d@%d", record.topic, record.partition, record.offset)
+                continue
+            if isinstance(event, InboundMessage):
+                await self._handle_message(event)
+            else:
+                await self._handle_receipt(event)
+
+    async def _handle_message(self, message: InboundMessage) -> None:
+        account_id = await self._account_id(message)
+        stored = await in_transaction(self._pool, lambda conn: store_inbound(conn, message, account_id))
+        ROUTED_MESSAGES.labels(kind="message", outcome=stored.outcome).inc()
+        if stored.assignment is not None:
+            immediate = stored.assignment.conversation_id == stored.conversation_id
+            await self._assigner.announce(stored.assignment, immediate=immediate)
+        if stored.left_queued:
+            await self._assigner.drain()
+
+    async def _handle_receipt(self, receipt: DeliveryStatus) -> None:
+        moved = await in_transaction(self._pool, lambda conn: record_receipt(conn, receipt))
+        ROUTED_MESSAGES.labels(kind="receipt", outcome="applied" if moved else "kept").inc()
+
+    async def _account_id(self, message: InboundMessage) -> UUID:
+        """The account's id, recording an account nobody configured so its messages are not lost."""
+        account = find_account(self._accounts, message.channel, message.account_external_id) or ChannelAccount(
+            channel=message.channel,
+            external_id=message.account_external_id,
+            name=f"unconfigured {message.channel} account {message.account_external_id}",
+        )
+        if account.id not in self._recorded_accounts:
+            async with self._pool.acquire() as conn:
+                await ensure_account(conn, account.id, account.channel, account.external_id, account.name)
+            self._recorded_accounts.add(account.id)
+        return account.id

@@ -1,0 +1,85 @@
+"""Agents: creation, lookup by token, presence. Going offline releases the agent's conversations."""
+
+from dataclasses import dataclass
+from uuid import UUID
+
+import asyncpg
+
+from services.postgres import Connection
+
+_AGENT_COLUMNS = "id, name, status, pending, max_pending, skills, languages, last_assigned_at, created_at"
+
+
+@dataclass(frozen=True)
+class PresenceChange:
+    """The agent after a presence change, and the conversations it gave back to the queue."""
+
+    agent: asyncpg.Record
+    released: list[UUID]
+
+
+async def create_agent(
+    conn: Connection, name: str, token_hash: str, skills: list[str], languages: list[str], max_pending: int
+) -> asyncpg.Record:
+    """Insert an agent, offline until they say otherwise."""
+    row = await conn.fetchrow(
+        f"""INSERT INTO agents (name, token_hash, skills, languages, max_pending)
+            VALUES ($1, $2, $3, $4, $5) RETURNING {_AGENT_COLUMNS}""",
+        name,
+        token_hash,
+        skills,
+        languages,
+        max_pending,
+    )
+    assert row is not None
+    return row
+
+
+async def agent_by_token_hash(conn: Connection, token_hash: str) -> UUID | None:
+    """The agent holding this token, if any."""
+    agent_id: UUID | None = await conn.fetchval("SELECT id FROM agents WHERE token_hash = $1", token_hash)
+    return agent_id
+
+
+async def get_agent(conn: Connection, agent_id: UUID) -> asyncpg.Record | None:
+    return await conn.fetchrow(f"SELECT {_AGENT_COLUMNS} FROM agents WHERE id = $1", agent_id)
+
+
+async def list_agents(conn: Connection) -> list[asyncpg.Record]:
+    return await conn.fetch(f"SELECT {_AGENT_COLUMNS} FROM agents ORDER BY created_at, id")
+
+
+async def set_presence(conn: Connection, agent_id: UUID, status: str) -> PresenceChange | None:
+    """Change an agent's presence; offline returns their assigned conversations to the queue.
+
+    Conversations are locked before the agent row, the same order as resolving one, so the two never
+    deadlock. Released conversations keep their `waiting_since`, so they go ahead of newer ones.
+    """
+    released: list[UUID] = []
+    if status == "offline":
+        released = [
+            r["id"]
+            for r in await conn.fetch(
+                """UPDATE conversations SET status = 'queued', assignee_id = NULL, assigned_at = NULL
+                    WHERE assignee_id = $1 AND status = 'assigned' RETURNING id""",
+                agent_id,
+            )
+        ]
+    agent = await conn.fetchrow(
+        f"""UPDATE agents
+               SET pending = pending - $3,
+                   status_changed_at = CASE WHEN status = $2 THEN status_changed_at ELSE now() END,
+                   status = $2
+             WHERE id = $1 RETURNING {_AGENT_COLUMNS}""",
+        agent_id,
+        status,
+        len(released),
+    )
+    return None if agent is None else PresenceChange(agent, released)
+
+
+async def agents_by_status(conn: Connection) -> dict[str, int]:
+    rows = await conn.fetch("SELECT status, count(*) AS n FROM agents GROUP BY status")
+    counts = {"online": 0, "away": 0, "offline": 0}
+    counts.update({r["status"]: int(r["n"]) for r in rows})
+    return counts

@@ -1,0 +1,149 @@
+"""Conversations as agents and admins see them: lists, history, replies, resolution."""
+
+from dataclasses import dataclass
+from uuid import UUID
+
+import asyncpg
+
+from schemas.outbound import OutboundMessage
+from services.postgres import Connection
+
+_CONVERSATION_COLUMNS = """c.id, c.contact_id, c.channel, c.status, c.assignee_id, c.priority, c.received_at,
+    c.waiting_since, c.last_inbound_at, c.assigned_at, c.resolved_at, c.created_at,
+    a.external_id AS account_external_id"""
+
+
+@dataclass(frozen=True)
+class Resolution:
+    """A conversation closed; `freed_agent_id` is the agent whose capacity it returned, if any."""
+
+    conversation_id: UUID
+    freed_agent_id: UUID | None
+
+
+async def agent_conversations(conn: Connection, agent_id: UUID) -> list[asyncpg.Record]:
+    return await conn.fetch(
+        f"""SELECT {_CONVERSATION_COLUMNS} FROM conversations c JOIN accounts a ON a.id = c.account_id
+             WHERE c.assignee_id = $1 AND c.status = 'assigned' ORDER BY c.assigned_at, c.id""",
+        agent_id,
+    )
+
+
+async def search_conversations(
+    conn: Connection, status: str | None, channel: str | None, external_id: str | None, limit: int
+) -> list[asyncpg.Record]:
+    """Conversations matching every given filter, newest first."""
+    return await conn.fetch(
+        f"""SELECT {_CONVERSATION_COLUMNS} FROM conversations c JOIN accounts a ON a.id = c.account_id
+             WHERE ($1::text IS NULL OR c.status = $1)
+               AND ($2::text IS NULL OR c.channel = $2)
+               AND ($3::text IS NULL OR EXISTS (
+                     SELECT 1 FROM contact_identities i
+                      WHERE i.contact_id = c.contact_id AND i.external_id = $3
+                        AND ($2::text IS NULL OR i.channel = $2)))
+             ORDER BY c.created_at DESC, c.id LIMIT $4""",
+        status,
+        channel,
+        external_id,
+        limit,
+    )
+
+
+async def get_conversation(conn: Connection, conversation_id: UUID) -> asyncpg.Record | None:
+    return await conn.fetchrow(
+        f"""SELECT {_CONVERSATION_COLUMNS} FROM conversations c JOIN accounts a ON a.id = c.account_id
+             WHERE c.id = $1""",
+        conversation_id,
+    )
+
+
+async def contact_with_identities(conn: Connection, contact_id: UUID) -> asyncpg.Record | None:
+    return await conn.fetchrow(
+        """SELECT c.id, c.display_name, c.created_at,
+                  coalesce(jsonb_agg(jsonb_build_object('channel', i.channel, 'external_id', i.external_id)
+                           ORDER BY i.created_at) FILTER (WHERE i.channel IS NOT NULL), '[]') AS identities
+             FROM contacts c LEFT JOIN contact_identities i ON i.contact_id = c.id
+            WHERE c.id = $1 GROUP BY c.id""",
+        contact_id,
+    )
+
+
+async def history(conn: Connection, contact_id: UUID) -> list[asyncpg.Record]:
+    """Every message with this contact, across channels and conversations, oldest first."""
+    return await conn.fetch(
+        """SELECT m.id, m.conversation_id, m.direction, m.channel, m.external_id, m.provider_message_id,
+                  m.author_agent_id, m.content_type, m.text, m.attachments, m.sent_at, m.received_at,
+                  m.created_at, m.delivery_status, m.delivery_error
+             FROM messages m JOIN conversations c ON c.id = m.conversation_id
+            WHERE c.contact_id = $1 ORDER BY coalesce(m.sent_at, m.created_at), m.created_at, m.id""",
+        contact_id,
+    )
+
+
+async def create_reply(conn: Connection, conversation_id: UUID, agent_id: UUID, text: str) -> OutboundMessage | None:
+    """Store the assignee's reply as pending, addressed to where the customer last wrote from.
+
+    None when the agent does not hold the conversation (any more): the check and the insert are one
+    statement, so a reply never lands in a conversation that was just released or resolved.
+    """
+    row = await conn.fetchrow(
+        """WITH last_inbound AS (
+               SELECT m.channel, m.account_id, m.external_id, m.provider_message_id, m.sent_at
+                 FROM messages m
+                WHERE m.conversation_id = $1 AND m.direction = 'inbound'
+                ORDER BY m.sent_at DESC, m.created_at DESC LIMIT 1)
+           INSERT INTO messages (conversation_id, direction, channel, account_id, external_id, author_agent_id,
+                                 content_type, text, delivery_status)
+           SELECT $1, 'outbound', l.channel, l.account_id, l.external_id, $2, 'text', $3, 'pending'
+             FROM last_inbound l
+            WHERE EXISTS (SELECT 1 FROM conversations
+                           WHERE id = $1 AND status = 'assigned' AND assignee_id = $2)
+        RETURNING id, channel, external_id, created_at,
+                  (SELECT external_id FROM accounts WHERE id = messages.account_id) AS account_external_id,
+                  (SELECT sent_at FROM last_inbound) AS customer_last_message_at""",
+        conversation_id,
+        agent_id,
+        text,
+    )
+    if row is None:
+        return None
+    return OutboundMessage(
+        message_id=row["id"],
+        conversation_id=conversation_id,
+        channel=row["channel"],
+        account_external_id=row["account_external_id"],
+        recipient_external_id=row["external_id"],
+        text=text,
+        author="agent",
+        created_at=row["created_at"],
+        customer_last_message_at=row["customer_last_message_at"],
+    )
+
+
+async def mark_reply_failed(conn: Connection, message_id: UUID, reason: str) -> None:
+    await conn.execute(
+        """UPDATE messages SET delivery_status = 'failed', delivery_updated_at = now(),
+                  delivery_error = jsonb_build_object('code', 'not_queued', 'detail', $2::text)
+            WHERE id = $1 AND delivery_status = 'pending'""",
+        message_id,
+        reason,
+    )
+
+
+async def resolve(conn: Connection, conversation_id: UUID, only_assignee: UUID | None) -> Resolution | None:
+    """Close an open conversation (only if `only_assignee` holds it, when given) and free its agent's slot."""
+    row = await conn.fetchrow(
+        """UPDATE conversations c SET status = 'resolved', resolved_at = now()
+             FROM (SELECT id, status, assignee_id FROM conversations WHERE id = $1 FOR UPDATE) before
+            WHERE c.id = before.id AND before.status <> 'resolved'
+              AND ($2::uuid IS NULL OR before.assignee_id = $2)
+        RETURNING before.status AS previous, before.assignee_id""",
+        conversation_id,
+        only_assignee,
+    )
+    if row is None:
+        return None
+    freed = row["assignee_id"] if row["previous"] == "assigned" else None
+    if freed is not None:
+        await conn.execute("UPDATE agents SET pending = pending - 1 WHERE id = $1", freed)
+    return Resolution(conversation_id, freed)

@@ -1,0 +1,1 @@
+"""The contract between Switchboard's processes: versioned, frozen pydantic models, orjson on the wire."""

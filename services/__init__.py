@@ -1,0 +1,1 @@
+"""Plumbing shared by ingest, router and dispatcher: settings, Kafka, PostgreSQL, metrics, logging."""

@@ -1,0 +1,119 @@
+"""Kafka plumbing: topic names, topic creation, and clients configured for at-least-once, no-duplicate work.
+
+Producers are idempotent with acks=all, so an acknowledged record is on the broker's log and a retried
+send never writes it twice. Consumers never auto-commit: the caller commits `offset + 1` once its work
+is durable.
+"""
+
+import asyncio
+import contextlib
+import logging
+from dataclasses import dataclass
+
+from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
+from aiokafka.admin import AIOKafkaAdminClient, NewTopic
+from aiokafka.errors import TopicAlreadyExistsError
+
+from services.metrics import CONSUMER_LAG
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class Topics:
+    """The topic names of one stack, all under one prefix."""
+
+    prefix: str
+
+    @property
+    def inbound(self) -> str:
+        return f"{self.prefix}.inbound.v1"
+
+    @property
+    def outbound(self) -> str:
+        return f"{self.prefix}.outbound.v1"
+
+    @property
+    def outbound_dead_letter(self) -> str:
+        return f"{self.prefix}.outbound.dlq.v1"
+
+    @property
+    def assignments(self) -> str:
+        return f"{self.prefix}.assignments.v1"
+
+    def partitions(self) -> dict[str, int]:
+        # Inbound is keyed by sender: its partition count bounds how many routers can share the work.
+        return {self.inbound: 8, self.outbound: 4, self.outbound_dead_letter: 1, self.assignments: 4}
+
+
+async def ensure_topics(bootstrap: str, topics: Topics) -> None:
+    """Create the stack's topics if they are missing; safe to call from every process at start-up."""
+    admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap)
+    await admin.start()
+    try:
+        existing = set(await admin.list_topics())
+        missing = [
+            NewTopic(name, num_partitions=count, replication_factor=1)
+            for name, count in topics.partitions().items()
+            if name not in existing
+        ]
+        if missing:
+            with contextlib.suppress(TopicAlreadyExistsError):  # another process created them first
+                await admin.create_topics(missing)
+            log.info("created topics %s", [t.name for t in missing])
+    finally:
+        await admin.close()
+
+
+def make_producer(bootstrap: str, *, client_id: str) -> AIOKafkaProducer:
+    """An idempotent producer: acks=all, retried sends never duplicate a record."""
+    return AIOKafkaProducer(
+        bootstrap_servers=bootstrap,
+        client_id=client_id,
+        enable_idempotence=True,
+        acks="all",
+        linger_ms=1,
+        request_timeout_ms=10_000,
+    )
+
+
+def make_consumer(bootstrap: str, *, group_id: str, client_id: str) -> AIOKafkaConsumer:
+    """A group consumer with manual commits, starting from the earliest record for a new group.
+
+    The caller subscribes, with a rebalance listener that lets in-flight work finish and commit.
+    """
+    return AIOKafkaConsumer(
+        bootstrap_servers=bootstrap,
+        group_id=group_id,
+        client_id=client_id,
+        enable_auto_commit=False,
+        auto_offset_reset="earliest",
+        max_poll_records=500,
+        session_timeout_ms=10_000,
+        heartbeat_interval_ms=3_000,
+    )
+
+
+async def wait_for_kafka(bootstrap: str, timeout_s: float) -> None:
+    """Wait until the broker answers, so a process started beside it does not crash on start-up."""
+    deadline = asyncio.get_running_loop().time() + timeout_s
+    while True:
+        admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap, request_timeout_ms=2_000)
+        try:
+            await admin.start()
+            await admin.close()
+            return
+        except Exception:
+            if asyncio.get_running_loop().time() > deadline:
+                raise
+            await asyncio.sleep(0.5)
+
+
+async def record_consumer_lag(consumer: AIOKafkaConsumer, group: str) -> None:
+    """Export how far this consumer is behind the log end on each partition it owns."""
+    for tp in consumer.assignment():
+        highwater = consumer.highwater(tp)
+        if highwater is None:
+            continue
+        position = await consumer.position(tp)
+        CONSUMER_LAG.labels(group=group, topic=tp.topic, partition=str(tp.partition)).set(max(0, highwater - position))

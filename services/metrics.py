@@ -1,0 +1,53 @@
+"""The Prometheus metrics of the contract, defined once so every process exports the same names."""
+
+from fastapi import APIRouter, Response
+from prometheus_client import CONTENT_TYPE_LATEST, Counter, Gauge, Histogram, generate_latest
+
+INGEST_MESSAGES = Counter(
+    "switchboard_ingest_messages_total",
+    "Webhook events seen by ingest, by channel and outcome (accepted, bad_signature, bad_payload, ...).",
+    ["channel", "outcome"],
+)
+WEBHOOK_SECONDS = Histogram(
+    "switchboard_webhook_seconds",
+    "Time ingest took to answer a webhook, Kafka acknowledgement included.",
+    ["channel"],
+    buckets=(0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5),
+)
+ASSIGNMENT_LATENCY = Histogram(
+    "switchboard_assignment_latency_seconds",
+    "Webhook received -> conversation first assigned; path says whether it waited in the queue.",
+    ["path"],
+    buckets=(0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2, 5, 10, 30, 60, 300),
+)
+ROUTED_MESSAGES = Counter(
+    "switchboard_router_messages_total",
+    "Inbound events the router handled, by kind and outcome (stored, duplicate, ...).",
+    ["kind", "outcome"],
+)
+QUEUE_DEPTH = Gauge("switchboard_queue_depth", "Conversations waiting for an agent.")
+AGENTS = Gauge("switchboard_agents", "Agents by presence status.", ["status"])
+DISPATCH = Counter(
+    "switchboard_dispatch_total",
+    "Outbound messages by channel and outcome (sent, retried, failed, dead_lettered, skipped).",
+    ["channel", "outcome"],
+)
+DISPATCH_LATENCY = Histogram(
+    "switchboard_dispatch_latency_seconds",
+    "Reply stored -> provider accepted it.",
+    ["channel"],
+    buckets=(0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2, 5, 10, 30),
+)
+CONSUMER_LAG = Gauge(
+    "switchboard_consumer_lag",
+    "Records between this consumer's position and the partition's end, per consumer group.",
+    ["group", "topic", "partition"],
+)
+
+metrics_routes = APIRouter()
+
+
+@metrics_routes.get("/metrics", include_in_schema=False)
+def metrics() -> Response:
+    """Prometheus exposition of this process's metrics."""
+    return Response(generate_latest(), media_type=CONTENT_TYPE_LATEST)

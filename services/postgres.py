@@ -1,0 +1,64 @@
+"""PostgreSQL plumbing: the connection pool, schema migrations, and transactions retried on conflict.
+
+Errors from a transaction fall in two kinds: conflicts PostgreSQL resolves by aborting one side
+(deadlock, serialization failure), which `in_transaction` retries, and everything else, which it raises.
+"""
+
+import logging
+from collections.abc import Awaitable, Callable
+from pathlib import Path
+from typing import TypeVar
+
+import asyncpg
+import orjson
+from tenacity import AsyncRetrying, retry_if_exception_type, stop_after_attempt, wait_random_exponential
+
+log = logging.getLogger(__name__)
+
+MIGRATIONS = Path(__file__).with_name("migrations")
+Result = TypeVar("Result")
+Pool = asyncpg.Pool[asyncpg.Record]
+# A pooled connection is a proxy with the same interface; functions that run SQL accept either.
+Connection = asyncpg.Connection[asyncpg.Record] | asyncpg.pool.PoolConnectionProxy[asyncpg.Record]
+
+_CONFLICTS = (asyncpg.DeadlockDetectedError, asyncpg.SerializationError)
+
+
+async def _init_connection(conn: Connection) -> None:
+    await conn.set_type_codec(
+        "jsonb", encoder=lambda v: orjson.dumps(v).decode(), decoder=orjson.loads, schema="pg_catalog"
+    )
+
+
+async def create_pool(dsn: str, *, min_size: int = 2, max_size: int = 10) -> Pool:
+    """A pool whose connections decode jsonb to Python values."""
+    pool = await asyncpg.create_pool(dsn, min_size=min_size, max_size=max_size, init=_init_connection)
+    assert pool is not None
+    return pool
+
+
+async def in_transaction(pool: Pool, work: Callable[[Connection], Awaitable[Result]]) -> Result:
+    """Run `work` in one transaction, retrying it from the start when PostgreSQL aborts it on a conflict."""
+    async for attempt in AsyncRetrying(
+        retry=retry_if_exception_type(_CONFLICTS),
+        stop=stop_after_attempt(8),
+        wait=wait_random_exponential(multiplier=0.005, max=0.2),
+        reraise=True,
+    ):
+        with attempt:
+            async with pool.acquire() as conn, conn.transaction():
+                return await work(conn)
+    raise AssertionError("unreachable: tenacity reraises the last error")
+
+
+def migrate(dsn: str) -> None:
+    """Apply pending migrations under yoyo's lock, so concurrent start-ups apply each exactly once."""
+    from yoyo import get_backend, read_migrations
+
+    backend = get_backend(dsn.replace("postgresql://", "postgresql+psycopg://", 1))
+    migrations = read_migrations(str(MIGRATIONS))
+    with backend.lock():
+        pending = backend.to_apply(migrations)
+        if pending:
+            log.info("applying %d migration(s)", len(pending))
+        backend.apply_migrations(pending)
