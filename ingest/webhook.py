@@ -2,7 +2,7 @@
 
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Protocol
+from typing import Protocol, runtime_checkable
 
 from fastapi import Response
 
@@ -18,6 +18,7 @@ class WebhookRequest:
     raw_body: bytes
 
 
+@runtime_checkable
 class ChannelWebhook(Protocol):
     """One provider's inbound webhook.
 

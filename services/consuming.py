@@ -13,6 +13,7 @@ from collections.abc import Awaitable, Callable
 from aiokafka import AIOKafkaConsumer, ConsumerRebalanceListener, ConsumerRecord, TopicPartition
 
 from services.kafka import record_consumer_lag
+from services.metrics import CONSUMER_PARTITIONS
 
 log = logging.getLogger(__name__)
 
@@ -22,14 +23,17 @@ PartitionHandler = Callable[[list[ConsumerRecord[bytes, bytes]]], Awaitable[None
 class _FinishBeforeRevoke(ConsumerRebalanceListener):  # type: ignore[misc]  # aiokafka is untyped
     """Holds a rebalance until the batch in flight has been handled and committed."""
 
-    def __init__(self, in_flight: asyncio.Lock) -> None:
+    def __init__(self, in_flight: asyncio.Lock, group: str, topic: str) -> None:
         self._in_flight = in_flight
+        self._owned = CONSUMER_PARTITIONS.labels(group=group, topic=topic)
 
     async def on_partitions_revoked(self, revoked: list[TopicPartition]) -> None:
         async with self._in_flight:
-            pass  # the batch commits before releasing the lock
+            self._owned.set(0)  # the batch commits before releasing the lock
 
     async def on_partitions_assigned(self, assigned: list[TopicPartition]) -> None:
+        # aiokafka rebalances eagerly: `assigned` is this member's whole new assignment.
+        self._owned.set(len(assigned))
         log.info("assigned partitions %s", sorted(tp.partition for tp in assigned))
 
 
@@ -43,7 +47,7 @@ async def consume(
 ) -> None:
     """Feed each partition's records, in order, to `handle_partition`; partitions run concurrently."""
     in_flight = asyncio.Lock()
-    consumer.subscribe([topic], listener=_FinishBeforeRevoke(in_flight))
+    consumer.subscribe([topic], listener=_FinishBeforeRevoke(in_flight, group, topic))
     await consumer.start()
     try:
         while not stopping.is_set():

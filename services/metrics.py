@@ -44,6 +44,12 @@ CONSUMER_LAG = Gauge(
     ["group", "topic", "partition"],
 )
 
+CONSUMER_PARTITIONS = Gauge(
+    "switchboard_consumer_partitions",
+    "Partitions this process owns after the last rebalance, per consumer group.",
+    ["group", "topic"],
+)
+
 metrics_routes = APIRouter()
 
 

@@ -1,0 +1,25 @@
+# The single entry point: `make run`, `make test`, `make stop` (see README.md).
+.PHONY: run test stop setup lint typecheck format loadtest
+
+run:
+	@deploy/local/run.sh
+
+stop:
+	@deploy/local/stop.sh
+
+setup:
+	@deploy/local/setup.sh
+
+test: setup
+	.venv/bin/python -m pytest -q
+
+lint: setup
+	.venv/bin/ruff check .
+	.venv/bin/ruff format --check .
+
+typecheck: setup
+	.venv/bin/mypy .
+
+format: setup
+	.venv/bin/ruff format .
+	.venv/bin/ruff check --fix .

@@ -1,0 +1,16 @@
+#!/usr/bin/env bash
+# `make stop`: stop what `make run` started, each by the PID it recorded. Safe to run when nothing runs.
+set -euo pipefail
+cd "$(dirname "${BASH_SOURCE[0]}")/../.."
+PID_FILE="${SWITCHBOARD_HOME:-$PWD/.local}/run/honcho.pid"
+
+if [ -f "$PID_FILE" ]; then
+  pid=$(cat "$PID_FILE")
+  if kill -0 "$pid" 2>/dev/null; then
+    kill -TERM "$pid"
+    for _ in $(seq 1 100); do kill -0 "$pid" 2>/dev/null || break; sleep 0.1; done
+  fi
+  rm -f "$PID_FILE"
+fi
+deploy/local/kafka.sh stop
+deploy/local/postgres.sh stop

@@ -1,0 +1,143 @@
+"""The integration test session: real PostgreSQL and Kafka (started here when not running), a database
+and topic prefix of its own, and Switchboard's four processes as subprocesses on free ports."""
+
+import os
+import secrets
+from collections.abc import AsyncIterator, Iterator
+from dataclasses import dataclass
+
+import asyncpg
+import httpx
+import pytest
+import pytest_asyncio
+from aiokafka.admin import AIOKafkaAdminClient
+
+from services.kafka import Topics
+from tests.integration.client import Switchboard
+from tests.integration.services import ServiceProcess, free_port, run_script
+
+ADMIN_TOKEN = "test-admin-token"
+APP_SECRET = "test-meta-app-secret"
+VERIFY_TOKEN = "test-meta-verify-token"
+PHONE_NUMBER_ID = "106540352242922"
+KAFKA = os.environ.get("SWITCHBOARD_KAFKA_BOOTSTRAP", "127.0.0.1:9092")
+SERVER_DSN = "postgresql://switchboard:switchboard@127.0.0.1:5432/switchboard"
+
+
+@dataclass
+class Stack:
+    ingest: ServiceProcess
+    router: ServiceProcess
+    dispatcher: ServiceProcess
+    sandbox: ServiceProcess
+    dsn: str
+    topics: Topics
+    env: dict[str, str]
+
+
+@pytest.fixture(scope="session")
+def infrastructure() -> Iterator[None]:
+    """PostgreSQL and Kafka, started for the session unless already running; stopped only if started here."""
+    started = []
+    for script in ("postgres.sh", "kafka.sh"):
+        if run_script(script, "status") != 0:
+            assert run_script(script, "start") == 0, f"{script} start failed"
+            started.append(script)
+    yield
+    for script in reversed(started):
+        run_script(script, "stop")
+
+
+@pytest.fixture(scope="session")
+def stack(infrastructure: None) -> Iterator[Stack]:
+    suffix = secrets.token_hex(4)
+    database = f"switchboard_test_{suffix}"
+    dsn = SERVER_DSN.rsplit("/", 1)[0] + f"/{database}"
+    topics = Topics(f"test-{suffix}")
+    _run_sql(SERVER_DSN, f'CREATE DATABASE "{database}"')
+    sandbox_port = free_port()
+    env = {
+        **{k: v for k, v in os.environ.items() if not k.startswith("SWITCHBOARD_")},
+        "SWITCHBOARD_KAFKA_BOOTSTRAP": KAFKA,
+        "SWITCHBOARD_DATABASE_URL": dsn,
+        "SWITCHBOARD_TOPIC_PREFIX": topics.prefix,
+        "SWITCHBOARD_ADMIN_TOKEN": ADMIN_TOKEN,
+        "SWITCHBOARD_META_APP_SECRET": APP_SECRET,
+        "SWITCHBOARD_META_VERIFY_TOKEN": VERIFY_TOKEN,
+        "SWITCHBOARD_WHATSAPP_API_BASE": f"http://127.0.0.1:{sandbox_port}/v21.0",
+        "SWITCHBOARD_ACCOUNTS": (
+            f'[{{"channel":"whatsapp","external_id":"{PHONE_NUMBER_ID}","name":"Test WhatsApp",'
+            '"access_token":"test-whatsapp-token"}]'
+        ),
+        # Fast retries keep the failure tests short; the policy itself is what is under test.
+        "SWITCHBOARD_RETRY_INITIAL_S": "0.05",
+        "SWITCHBOARD_RETRY_MAX_S": "0.2",
+        "SWITCHBOARD_MAX_ATTEMPTS": "4",
+    }
+    processes = [
+        ServiceProcess("sandbox", sandbox_port, {**env, "SWITCHBOARD_SANDBOX_PORT": str(sandbox_port)}),
+        ServiceProcess("router", port := free_port(), {**env, "SWITCHBOARD_PORT": str(port)}, name="router-1"),
+        ServiceProcess("ingest", port := free_port(), {**env, "SWITCHBOARD_PORT": str(port)}),
+        ServiceProcess("dispatcher", port := free_port(), {**env, "SWITCHBOARD_PORT": str(port)}),
+    ]
+    try:
+        for process in processes:
+            process.start()
+            process.wait_ready()
+        sandbox, router, ingest, dispatcher = processes
+        yield Stack(ingest, router, dispatcher, sandbox, dsn, topics, env)
+    finally:
+        for process in reversed(processes):
+            process.stop()
+        _run_sql(SERVER_DSN, f'DROP DATABASE IF EXISTS "{database}" WITH (FORCE)')
+        _delete_topics(topics)
+
+
+def _run_sql(dsn: str, statement: str) -> None:
+    import asyncio
+
+    async def run() -> None:
+        conn = await asyncpg.connect(dsn)
+        try:
+            await conn.execute(statement)
+        finally:
+            await conn.close()
+
+    asyncio.run(run())
+
+
+def _delete_topics(topics: Topics) -> None:
+    import asyncio
+
+    async def run() -> None:
+        admin = AIOKafkaAdminClient(bootstrap_servers=KAFKA)
+        await admin.start()
+        try:
+            await admin.delete_topics(list(topics.partitions()))
+        finally:
+            await admin.close()
+
+    asyncio.run(run())
+
+
+@pytest_asyncio.fixture
+async def db(stack: Stack) -> AsyncIterator[asyncpg.Connection]:
+    """A connection to the session's database, emptied of everything but accounts before each test."""
+    conn = await asyncpg.connect(stack.dsn)
+    await conn.execute(
+        "TRUNCATE agents, contacts, contact_identities, conversations, messages, delivery_receipts CASCADE"
+    )
+    try:
+        yield conn
+    finally:
+        await conn.close()
+
+
+@pytest_asyncio.fixture
+async def switchboard(stack: Stack, db: asyncpg.Connection) -> AsyncIterator[Switchboard]:
+    async with httpx.AsyncClient(timeout=10) as http:
+        client = Switchboard(
+            http, stack.ingest.url, stack.router.url, stack.sandbox.url, ADMIN_TOKEN, APP_SECRET, PHONE_NUMBER_ID
+        )
+        await client.reset_sandbox()
+        yield client
