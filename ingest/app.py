@@ -25,13 +25,14 @@ def create_app(settings: IngestSettings) -> FastAPI:
     """The ingest app; its Kafka producer lives for the app's lifespan."""
     topics = Topics(settings.topic_prefix)
     channels = build_channels(settings)
-    producer = make_producer(settings.kafka_bootstrap, client_id="switchboard-ingest")
 
     @asynccontextmanager
-    async def lifespan(_: FastAPI) -> AsyncIterator[None]:
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         await wait_for_kafka(settings.kafka_bootstrap, timeout_s=60)
         await ensure_topics(settings.kafka_bootstrap, topics)
+        producer = make_producer(settings.kafka_bootstrap, client_id="switchboard-ingest")
         await producer.start()
+        app.state.producer = producer
         try:
             yield
         finally:
@@ -39,7 +40,11 @@ def create_app(settings: IngestSettings) -> FastAPI:
 
     app = FastAPI(title="Switchboard ingest", lifespan=lifespan)
     app.include_router(metrics_routes)
-    app.include_router(health_routes({"kafka": producer.client.fetch_all_metadata}))
+
+    async def kafka_answers() -> object:
+        return await app.state.producer.client.fetch_all_metadata()
+
+    app.include_router(health_routes({"kafka": kafka_answers}))
 
     @app.exception_handler(WebhookError)
     async def refuse(request: Request, error: WebhookError) -> JSONResponse:
@@ -71,7 +76,7 @@ def create_app(settings: IngestSettings) -> FastAPI:
         )
         webhook.verify(webhook_request)
         events = webhook.parse(webhook_request, received_at=datetime.now(UTC))
-        await publish(producer, topics.inbound, events, settings.publish_timeout_s)
+        await publish(request.app.state.producer, topics.inbound, events, settings.publish_timeout_s)
         INGEST_MESSAGES.labels(channel=channel, outcome="accepted").inc(len(events))
         WEBHOOK_SECONDS.labels(channel=channel).observe(time.perf_counter() - started)
         return webhook.acknowledge(len(events))

@@ -7,7 +7,7 @@ Errors from a transaction fall in two kinds: conflicts PostgreSQL resolves by ab
 import logging
 from collections.abc import Awaitable, Callable
 from pathlib import Path
-from typing import TypeVar
+from typing import TYPE_CHECKING, TypeVar
 
 import asyncpg
 import orjson
@@ -17,9 +17,14 @@ log = logging.getLogger(__name__)
 
 MIGRATIONS = Path(__file__).with_name("migrations")
 Result = TypeVar("Result")
-Pool = asyncpg.Pool[asyncpg.Record]
-# A pooled connection is a proxy with the same interface; functions that run SQL accept either.
-Connection = asyncpg.Connection[asyncpg.Record] | asyncpg.pool.PoolConnectionProxy[asyncpg.Record]
+# asyncpg's classes are generic only in its type stubs. A pooled connection is a proxy with the same
+# interface as a connection; functions that run SQL accept either.
+if TYPE_CHECKING:
+    Pool = asyncpg.Pool[asyncpg.Record]
+    Connection = asyncpg.Connection[asyncpg.Record] | asyncpg.pool.PoolConnectionProxy[asyncpg.Record]
+else:
+    Pool = asyncpg.Pool
+    Connection = asyncpg.Connection | asyncpg.pool.PoolConnectionProxy
 
 _CONFLICTS = (asyncpg.DeadlockDetectedError, asyncpg.SerializationError)
 

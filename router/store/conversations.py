@@ -75,7 +75,8 @@ async def history(conn: Connection, contact_id: UUID) -> list[asyncpg.Record]:
                   m.author_agent_id, m.content_type, m.text, m.attachments, m.sent_at, m.received_at,
                   m.created_at, m.delivery_status, m.delivery_error
              FROM messages m JOIN conversations c ON c.id = m.conversation_id
-            WHERE c.contact_id = $1 ORDER BY coalesce(m.sent_at, m.created_at), m.created_at, m.id""",
+            -- Our own clock orders the history: provider timestamps are whole seconds.
+            WHERE c.contact_id = $1 ORDER BY coalesce(m.received_at, m.created_at), m.id""",
         contact_id,
     )
 
