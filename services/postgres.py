@@ -29,7 +29,8 @@ else:
 _CONFLICTS = (asyncpg.DeadlockDetectedError, asyncpg.SerializationError)
 
 
-async def _init_connection(conn: Connection) -> None:
+async def register_codecs(conn: Connection) -> None:
+    """Decode jsonb to Python values and encode them back, on any connection."""
     await conn.set_type_codec(
         "jsonb", encoder=lambda v: orjson.dumps(v).decode(), decoder=orjson.loads, schema="pg_catalog"
     )
@@ -37,7 +38,7 @@ async def _init_connection(conn: Connection) -> None:
 
 async def create_pool(dsn: str, *, min_size: int = 2, max_size: int = 10) -> Pool:
     """A pool whose connections decode jsonb to Python values."""
-    pool = await asyncpg.create_pool(dsn, min_size=min_size, max_size=max_size, init=_init_connection)
+    pool = await asyncpg.create_pool(dsn, min_size=min_size, max_size=max_size, init=register_codecs)
     assert pool is not None
     return pool
 

@@ -13,6 +13,7 @@ import pytest_asyncio
 from aiokafka.admin import AIOKafkaAdminClient
 
 from services.kafka import Topics
+from services.postgres import register_codecs
 from tests.integration.client import Switchboard
 from tests.integration.services import ServiceProcess, free_port, run_script
 
@@ -124,6 +125,7 @@ def _delete_topics(topics: Topics) -> None:
 async def db(stack: Stack) -> AsyncIterator[asyncpg.Connection]:
     """A connection to the session's database, emptied of everything but accounts before each test."""
     conn = await asyncpg.connect(stack.dsn)
+    await register_codecs(conn)
     await conn.execute(
         "TRUNCATE agents, contacts, contact_identities, conversations, messages, delivery_receipts CASCADE"
     )

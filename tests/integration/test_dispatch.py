@@ -1,0 +1,93 @@
+"""Replies that meet a failing provider or a closed channel window: retried, or failed and dead-lettered."""
+
+import time
+from typing import Any
+
+import asyncpg
+import pytest
+from aiokafka import AIOKafkaConsumer
+
+from schemas.outbound import DeadLetter
+from schemas.wire import decode
+from tests.integration.client import Switchboard, eventually
+from tests.integration.conftest import KAFKA, Stack
+
+pytestmark = pytest.mark.integration
+
+
+async def assigned_conversation(switchboard: Switchboard, wa_id: str, *, written_at: int | None = None):
+    agent = await switchboard.online_agent("Ana")
+    await switchboard.customer_writes(wa_id, "hello", timestamp=written_at)
+    [conversation] = await eventually(lambda: switchboard.agent_conversations(agent), what="the assignment")
+    return agent, conversation
+
+
+async def reply_and_wait(switchboard: Switchboard, db: asyncpg.Connection, agent, conversation, final: set[str]):
+    response = await switchboard.reply(agent, conversation["id"], "On it.")
+    assert response.status_code == 202, response.text
+    message_id = response.json()["id"]
+
+    async def settled():
+        return await db.fetchrow(
+            "SELECT delivery_status, delivery_error FROM messages WHERE id = $1 AND delivery_status = ANY($2)",
+            message_id,
+            list(final),
+        )
+
+    return message_id, await eventually(settled, timeout_s=20, what=f"the reply reaching {final}")
+
+
+async def dead_letters(stack: Stack, message_id: str) -> list[DeadLetter]:
+    consumer = AIOKafkaConsumer(
+        stack.topics.outbound_dead_letter,
+        bootstrap_servers=KAFKA,
+        auto_offset_reset="earliest",
+        enable_auto_commit=False,
+    )
+    await consumer.start()
+    try:
+        batch = await consumer.getmany(timeout_ms=3000)
+        letters = [decode(DeadLetter, r.value) for records in batch.values() for r in records]
+    finally:
+        await consumer.stop()
+    return [letter for letter in letters if str(letter.message.message_id) == message_id]
+
+
+async def test_rate_limited_sends_are_retried_until_the_provider_accepts(
+    switchboard: Switchboard, db: asyncpg.Connection
+):
+    agent, conversation = await assigned_conversation(switchboard, "972540000001")
+    await switchboard.sandbox_fails(429, count=2)
+    _, row = await reply_and_wait(switchboard, db, agent, conversation, {"sent", "failed"})
+    assert row["delivery_status"] == "sent"
+    requests = await switchboard.sandbox_requests()
+    assert len(requests) == 3, "two refusals, then one accepted send"
+    assert len({str(r["body"]) for r in requests}) == 1, "every try sends the same message"
+
+
+async def test_a_provider_that_keeps_failing_marks_the_reply_failed_and_dead_letters_it(
+    switchboard: Switchboard, db: asyncpg.Connection, stack: Stack
+):
+    agent, conversation = await assigned_conversation(switchboard, "972540000002")
+    await switchboard.sandbox_fails(500, count=50)
+    message_id, row = await reply_and_wait(switchboard, db, agent, conversation, {"sent", "failed"})
+    assert row["delivery_status"] == "failed"
+    assert row["delivery_error"]["reason"] == "retries_exhausted"
+    assert len(await switchboard.sandbox_requests()) == 4  # SWITCHBOARD_MAX_ATTEMPTS in the test stack
+    [letter] = await eventually(lambda: dead_letters(stack, message_id), what="the dead letter")
+    assert (letter.reason, letter.attempts) == ("retries_exhausted", 4)
+
+
+async def test_a_reply_outside_whatsapps_24_hour_window_is_refused_and_never_sent(
+    switchboard: Switchboard, db: asyncpg.Connection, stack: Stack
+):
+    two_days_ago = int(time.time()) - 2 * 24 * 3600
+    agent, conversation = await assigned_conversation(switchboard, "972540000003", written_at=two_days_ago)
+    message_id, row = await reply_and_wait(switchboard, db, agent, conversation, {"sent", "failed"})
+    assert row["delivery_status"] == "failed"
+    error: dict[str, Any] = row["delivery_error"]
+    assert error["reason"] == "outside_window"
+    assert "template" in error["detail"]
+    assert await switchboard.sandbox_requests() == []
+    [letter] = await eventually(lambda: dead_letters(stack, message_id), what="the dead letter")
+    assert letter.reason == "outside_window"
