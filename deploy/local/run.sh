@@ -5,7 +5,7 @@ set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/../.."
 
 HOME_DIR="${SWITCHBOARD_HOME:-$PWD/.local}"
-PID_FILE="$HOME_DIR/run/honcho.pid"
+PID_FILE="$HOME_DIR/run/switchboard.pid"  # this script's PID: `make stop` signals it
 started=$(date +%s.%N)
 
 deploy/local/setup.sh
@@ -13,23 +13,30 @@ deploy/local/postgres.sh start
 deploy/local/kafka.sh start
 
 if [ -f "$PID_FILE" ] && kill -0 "$(cat "$PID_FILE")" 2>/dev/null; then
-  echo "run: Switchboard is already running (honcho pid $(cat "$PID_FILE")); 'make stop' stops it"
+  echo "run: Switchboard is already running (pid $(cat "$PID_FILE")); 'make stop' stops it"
   exit 0
 fi
 
 mkdir -p "$HOME_DIR/run" "$HOME_DIR/log"
 .venv/bin/honcho start -f deploy/local/Procfile -e deploy/local/dev.env -d . &
 honcho_pid=$!
-echo "$honcho_pid" > "$PID_FILE"
+echo "$$" > "$PID_FILE"
 
+# Ctrl-C, `make stop` (SIGTERM) or a service exiting: stop the services, then Kafka and PostgreSQL.
 stop_all() {
+  local rc=$1
   trap - INT TERM EXIT
-  kill -TERM "$honcho_pid" 2>/dev/null && wait "$honcho_pid" 2>/dev/null || true
+  if kill -0 "$honcho_pid" 2>/dev/null; then
+    kill -TERM "$honcho_pid"
+  fi
+  wait "$honcho_pid" 2>/dev/null || true
   rm -f "$PID_FILE"
   deploy/local/kafka.sh stop || true
   deploy/local/postgres.sh stop || true
+  exit "$rc"
 }
-trap stop_all INT TERM EXIT
+trap 'stop_all 0' INT TERM
+trap 'stop_all $?' EXIT
 
 .venv/bin/python -m deploy.local.wait_ready 120 \
   http://127.0.0.1:8090/readyz http://127.0.0.1:8080/readyz http://127.0.0.1:8081/readyz http://127.0.0.1:8082/readyz
@@ -52,4 +59,4 @@ Development secrets (deploy/local/dev.env):
   WhatsApp account     phone_number_id 106540352242922
 Metrics: each service's /metrics. Ctrl-C or 'make stop' stops everything.
 MSG
-wait "$honcho_pid"
+wait "$honcho_pid"  # returns when honcho exits (a service died) or a trapped signal arrives

@@ -1,0 +1,1 @@
+"""Load and latency tooling run against a live stack (`make run`)."""
