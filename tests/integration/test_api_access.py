@@ -65,3 +65,26 @@ async def test_a_resolved_conversation_cannot_be_resolved_or_answered_again(swit
         await switchboard.http.get(f"{switchboard.router}/v1/agents/{ana['id']}", headers=switchboard.as_agent(ana))
     ).json()
     assert me["pending"] == 0
+
+
+async def test_admins_search_conversations_by_status_channel_and_sender(switchboard: Switchboard):
+    ana = await switchboard.online_agent("Ana", max_pending=1)
+    await switchboard.customer_writes("972550000010", "first")
+    await eventually(lambda: switchboard.agent_conversations(ana), what="the first assignment")
+    await switchboard.customer_writes("972550000011", "second")
+
+    async def search(**params):
+        response = await switchboard.http.get(
+            f"{switchboard.router}/v1/conversations", params=params, headers=switchboard.admin
+        )
+        assert response.status_code == 200, response.text
+        return response.json()["items"]
+
+    [queued] = await eventually(lambda: search(status="queued"), what="the queued conversation")
+    [by_sender] = await search(channel="whatsapp", external_id="972550000011")
+    assert queued["id"] == by_sender["id"]
+    assert [c["status"] for c in await search(external_id="972550000010")] == ["assigned"]
+    assert await search(channel="telegram") == []
+    assert len(await search()) == 2
+    refused = await switchboard.http.get(f"{switchboard.router}/v1/conversations", headers=switchboard.as_agent(ana))
+    assert refused.status_code == 403
