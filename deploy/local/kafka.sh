@@ -11,11 +11,9 @@
 # The broker is assembled from Maven jars because the Apache download mirrors are not reachable here.
 set -euo pipefail
 
-SCRIPT_DIR="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
-REPO_ROOT="$(cd "$SCRIPT_DIR/../.." && pwd)"
-HOME_DIR="${SWITCHBOARD_HOME:-$REPO_ROOT/.local}"
-# log.dirs and the pid check need absolute paths, whatever the caller's cwd.
-case "$HOME_DIR" in /*) ;; *) HOME_DIR="$PWD/$HOME_DIR" ;; esac
+SERVICE=kafka
+# shellcheck source=deploy/local/common.sh
+source "$(dirname "${BASH_SOURCE[0]}")/common.sh"
 
 KAFKA_PORT="${SWITCHBOARD_KAFKA_PORT:-9092}"
 CONTROLLER_PORT="${SWITCHBOARD_KAFKA_CONTROLLER_PORT:-9093}"
@@ -33,27 +31,17 @@ CLUSTER_ID_FILE="$KAFKA_DIR/cluster.id"
 FORMAT_PORT_FILE="$KAFKA_DIR/controller.port"
 # Hash of the pom the jars came from, so editing the pom triggers a fresh resolve.
 LIB_STAMP="$LIB_DIR/.pom.sha256"
-LOG_DIR="$HOME_DIR/log"
 LOG_FILE="$LOG_DIR/kafka.log"
-RUN_DIR="$HOME_DIR/run"
 PID_FILE="$RUN_DIR/kafka.pid"
 
 READY_TIMEOUT=60
 STOP_TIMEOUT=30
 LOG_ROTATE_BYTES=$((50 * 1024 * 1024))
 
-log() { printf 'kafka: %s\n' "$*" >&2; }
-die() { log "error: $*"; exit 1; }
 
-# A typo in a port env var would otherwise surface as an obscure startup failure.
-valid_port() { [[ "$1" =~ ^[0-9]{1,5}$ ]] && ((10#$1 >= 1 && 10#$1 <= 65535)); }
 valid_port "$KAFKA_PORT" || die "invalid port '$KAFKA_PORT'"
 valid_port "$CONTROLLER_PORT" || die "invalid port '$CONTROLLER_PORT'"
 
-usage() {
-  echo "usage: $0 install|start|stop|status" >&2
-  exit 2
-}
 
 # --- process helpers -------------------------------------------------------
 
@@ -66,12 +54,6 @@ alive() {
   [[ -n "$state" && "$state" != Z ]]
 }
 
-# Serialises concurrent start/stop calls (parallel test workers, a Procfile and a shell).
-lock() {
-  mkdir -p "$RUN_DIR"
-  exec 9>"$RUN_DIR/kafka.lock"
-  flock -w 120 9 || die "another kafka.sh is still running (lock $RUN_DIR/kafka.lock)"
-}
 
 # Prints the broker pid when the pid file names a live kafka.Kafka process using OUR config.
 # Matching the command line guards against a recycled pid after a reboot or crash.

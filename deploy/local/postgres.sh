@@ -10,39 +10,26 @@
 # Env: SWITCHBOARD_HOME (default <repo>/.local), SWITCHBOARD_PG_PORT (5432).
 set -euo pipefail
 
-SCRIPT_DIR="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
-REPO_ROOT="$(cd "$SCRIPT_DIR/../.." && pwd)"
-HOME_DIR="${SWITCHBOARD_HOME:-$REPO_ROOT/.local}"
-# The server runs with cwd=/ (see as_server), so every path it gets must be absolute.
-case "$HOME_DIR" in /*) ;; *) HOME_DIR="$PWD/$HOME_DIR" ;; esac
+SERVICE=postgres
+# shellcheck source=deploy/local/common.sh
+source "$(dirname "${BASH_SOURCE[0]}")/common.sh"
 
 PG_PORT="${SWITCHBOARD_PG_PORT:-5432}"
 PGDATA_DIR="$HOME_DIR/pgdata"
-LOG_DIR="$HOME_DIR/log"
 LOG_FILE="$LOG_DIR/postgres.log"
-RUN_DIR="$HOME_DIR/run"
 # Own subdir: it must be writable by the server's user, and run/ also holds other services' files.
 SOCKET_DIR="$RUN_DIR/postgres"
-LOCK_FILE="$RUN_DIR/postgres.lock"
 
 DB_NAME=switchboard
 DB_USER=switchboard
 DB_PASSWORD=switchboard
 
-log() { printf 'postgres: %s\n' "$*" >&2; }
-die() { log "error: $*"; exit 1; }
 
-# A typo in a port env var would otherwise surface as an obscure startup failure.
-valid_port() { [[ "$1" =~ ^[0-9]{1,5}$ ]] && ((10#$1 >= 1 && 10#$1 <= 65535)); }
 valid_port "$PG_PORT" || die "invalid port '$PG_PORT'"
 # sun_path is 108 bytes: a deep SWITCHBOARD_HOME would make the socket path unusable.
 _sock="$SOCKET_DIR/.s.PGSQL.$PG_PORT"
 ((${#_sock} < 108)) || die "socket path $_sock is too long for a unix socket; use a shorter SWITCHBOARD_HOME"
 
-usage() {
-  echo "usage: $0 install|start|stop|status" >&2
-  exit 2
-}
 
 # initdb refuses to run as root: as root the cluster belongs to the `postgres` OS user.
 if ((EUID == 0)); then SERVER_USER=postgres; else SERVER_USER="$(id -un)"; fi
@@ -254,12 +241,6 @@ SELECT 'CREATE DATABASE $DB_NAME OWNER $DB_USER'
 SQL
 }
 
-lock() {
-  mkdir -p "$RUN_DIR"
-  # Serialises concurrent start/stop calls (parallel test workers, a Procfile and a shell).
-  exec 9>"$LOCK_FILE"
-  flock -w 120 9 || die "another postgres.sh is still running (lock $LOCK_FILE)"
-}
 
 cmd_start() {
   find_bindir || cmd_install
