@@ -23,3 +23,9 @@ typecheck: setup
 format: setup
 	.venv/bin/ruff format .
 	.venv/bin/ruff check --fix .
+
+# Locust against the stack `make run` started: RATE msg/s (default 500) for DURATION s (default 60).
+RATE ?= 500
+DURATION ?= 60
+loadtest: setup
+	.venv/bin/python -m loadtests.run --rate $(RATE) --duration $(DURATION)

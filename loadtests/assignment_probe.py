@@ -25,17 +25,16 @@ async def probe(rate: float, duration_s: float, env: dict[str, str]) -> None:
     run = secrets.token_hex(3)
     total = int(rate * duration_s)
     async with httpx.AsyncClient(timeout=10) as http:
-        for n in range(max(1, total // 40 + 1)):
-            agent = (
+        agents = [
+            (
                 await http.post(
                     f"{router}/v1/agents", headers=admin, json={"name": f"probe-{run}-{n}", "max_pending": 50}
                 )
-            ).json()
-            await http.put(
-                f"{router}/v1/agents/{agent['id']}/presence",
-                json={"status": "online"},
-                headers={"authorization": f"Bearer {agent['token']}"},
-            )
+            ).json()["id"]
+            for n in range(max(1, total // 40 + 1))
+        ]
+        for agent_id in agents:
+            await http.put(f"{router}/v1/agents/{agent_id}/presence", json={"status": "online"}, headers=admin)
         phone_number_id = "106540352242922"
         started = time.monotonic()
         statuses: list[int] = []
@@ -68,6 +67,9 @@ async def probe(rate: float, duration_s: float, env: dict[str, str]) -> None:
             await asyncio.sleep(0.2)
     finally:
         await conn.close()
+    async with httpx.AsyncClient(timeout=10) as http:
+        for agent_id in agents:  # leave the stack as we found it: our agents take no more conversations
+            await http.put(f"{router}/v1/agents/{agent_id}/presence", json={"status": "offline"}, headers=admin)
     waits = sorted(float(r["waited"]) * 1000 for r in rows)
     q = statistics.quantiles(waits, n=100) if len(waits) > 1 else waits * 99
     print(f"posted {total} webhooks at {rate}/s: {statuses.count(200)} answered 200; {len(waits)} assigned")

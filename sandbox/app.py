@@ -89,6 +89,10 @@ def create_app() -> FastAPI:
     async def received() -> dict[str, list[dict[str, Any]]]:
         return {"items": sandbox.requests}
 
+    @app.get("/sandbox/stats")
+    async def stats() -> dict[str, int]:
+        return {"requests": len(sandbox.requests)}
+
     @app.delete("/sandbox/requests", status_code=204)
     async def clear() -> Response:
         sandbox.requests.clear()

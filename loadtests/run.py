@@ -1,0 +1,336 @@
+"""`make loadtest` / `python -m loadtests.run`: Locust against a running stack, then the end-to-end report.
+
+Timings of the webhook answer come from Locust; everything else is measured on the server side: what
+PostgreSQL stored (messages, conversations, their `received_at` and `first_assigned_at`), what the sandbox
+received, the dispatcher's counters, and agents' pending counts and the router's consumer lag sampled
+during the run. Exits non-zero when a target is missed.
+"""
+
+import argparse
+import asyncio
+import contextlib
+import os
+import random
+import sys
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import asyncpg
+import httpx
+import orjson
+from honcho.environ import parse as parse_env
+from prometheus_client.parser import text_string_to_metric_families
+
+from loadtests.report import Report, Targets, evaluate, render
+from loadtests.shapes import SHAPES, mean_rate
+
+REPO = Path(__file__).resolve().parents[1]
+
+
+@dataclass(frozen=True)
+class LoadConfig:
+    rate: float
+    duration: float
+    shape: str
+    agents: int
+    agent_think: float
+    ingest: str
+    router: str
+    dispatcher: str
+    sandbox: str
+    database_url: str
+    admin_token: str
+    app_secret: str
+    report_dir: Path
+    locust_processes: int = 1
+    drain_timeout: float = 60.0
+    run_id: str = field(default_factory=lambda: str(random.randint(10000, 99999)))
+
+    @property
+    def agent_name(self) -> str:
+        return f"lt-{self.run_id}"
+
+
+@dataclass
+class Samples:
+    pending: int = 0  # the highest pending of this run's agents
+    pending_over_cap: int = -1  # the most any agent's pending counter exceeded their own cap
+    held_over_cap: int = -1  # the most any agent's assigned conversations exceeded their own cap
+    count: int = 0
+    lag: list[float] | None = None
+
+
+async def run_load(config: LoadConfig, targets: Targets) -> Report:
+    """Run Locust for the configured time and measure the pipeline end to end."""
+    run_id = config.run_id
+    started = time.time()
+    async with httpx.AsyncClient(timeout=10) as http:
+        await http.delete(f"{config.sandbox}/sandbox/requests")
+        dispatch_before = await _metric_values(http, config.dispatcher, "switchboard_dispatch_total", "outcome")
+        conn = await asyncpg.connect(config.database_url)
+        samples = Samples(lag=[])
+        stop_sampling = asyncio.Event()
+        sampler = asyncio.create_task(_sample(http, conn, config, samples, stop_sampling))
+        try:
+            stats = await _run_locust(config, run_id)
+            await _drain(conn, run_id, stats["ok"], config.drain_timeout)
+            stop_sampling.set()
+            await sampler
+            lag_at_end = samples.lag[-1] if samples.lag else 0.0
+            report = await _measure(conn, http, config, run_id, started, stats, samples, dispatch_before, lag_at_end)
+        finally:
+            stop_sampling.set()
+            with contextlib.suppress(Exception):
+                await sampler
+            await conn.close()
+    report.missed = evaluate(report, targets)
+    return report
+
+
+async def _run_locust(config: LoadConfig, run_id: str) -> dict[str, float]:
+    csv_prefix = config.report_dir / f"locust-{run_id}"
+    env = {
+        **os.environ,
+        "LOCUST_RATE": str(config.rate),
+        "LOCUST_SHAPE": config.shape,
+        "LOCUST_DURATION": str(config.duration),
+        "LOCUST_AGENTS": str(config.agents),
+        "LOCUST_AGENT_THINK": str(config.agent_think),
+        "LOCUST_RUN_ID": run_id,
+        "LOCUST_APP_SECRET": config.app_secret,
+        "LOCUST_ADMIN_TOKEN": config.admin_token,
+        "LOCUST_ROUTER": config.router,
+    }
+    process = await asyncio.create_subprocess_exec(
+        str(REPO / ".venv" / "bin" / "locust"),
+        "-f",
+        str(REPO / "loadtests" / "locustfile.py"),
+        "--headless",
+        "--host",
+        config.ingest,
+        "--csv",
+        str(csv_prefix),
+        "--only-summary",
+        "--loglevel",
+        "WARNING",
+        "--stop-timeout",
+        "5",
+        "--processes",
+        str(config.locust_processes),
+        "--exit-code-on-error",
+        "0",
+        env=env,
+        cwd=REPO,
+    )
+    try:
+        await asyncio.wait_for(process.wait(), timeout=config.duration + 120)  # bounded, whatever happens
+    except TimeoutError:
+        process.kill()
+        await process.wait()
+        raise
+    return _webhook_stats(csv_prefix.with_name(csv_prefix.name + "_stats.csv"))
+
+
+def _webhook_stats(path: Path) -> dict[str, float]:
+    import csv
+
+    with path.open() as stats_file:
+        for row in csv.DictReader(stats_file):
+            if row["Name"] == "webhook":
+                count, failures = int(row["Request Count"]), int(row["Failure Count"])
+                return {
+                    "posted": count,
+                    "failed": failures,
+                    "ok": count - failures,
+                    "rps": float(row["Requests/s"]),
+                    "p50": float(row["50%"]),
+                    "p95": float(row["95%"]),
+                    "p99": float(row["99%"]),
+                }
+    raise RuntimeError(f"no webhook row in {path}: did Locust run?")
+
+
+async def _sample(
+    http: httpx.AsyncClient, conn: asyncpg.Connection, config: LoadConfig, samples: Samples, stop: asyncio.Event
+) -> None:
+    """Every half second: the highest pending counter, the most conversations any agent holds, the lag."""
+    admin = {"authorization": f"Bearer {config.admin_token}"}
+    assert samples.lag is not None
+    while not stop.is_set():
+        agents = (await http.get(f"{config.router}/v1/agents", headers=admin)).json()["items"]
+        # Each agent against their own cap: above zero is a violation, whatever the caps are.
+        held_over_cap = await conn.fetchval(
+            """SELECT coalesce(max(held.n - a.max_pending), -1) FROM agents a JOIN (
+                 SELECT assignee_id, count(*) AS n FROM conversations WHERE status = 'assigned'
+                  GROUP BY assignee_id) held ON held.assignee_id = a.id"""
+        )
+        samples.pending = max([samples.pending, *(a["pending"] for a in agents if a["name"] == config.agent_name)])
+        samples.pending_over_cap = max([samples.pending_over_cap, *(a["pending"] - a["max_pending"] for a in agents)])
+        samples.held_over_cap = max(samples.held_over_cap, int(held_over_cap))
+        samples.count += 1
+        lag = await _metric_values(http, config.router, "switchboard_consumer_lag", "group")
+        samples.lag.append(lag.get("switchboard-router", 0.0))
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(stop.wait(), 0.5)
+
+
+async def _drain(conn: asyncpg.Connection, run_id: str, expected: float, wait_s: float) -> None:
+    """Wait (bounded) until every accepted message is stored: the pipeline may still be catching up."""
+    deadline = time.monotonic() + wait_s
+    while time.monotonic() < deadline:
+        if await _stored(conn, run_id) >= expected:
+            return
+        await asyncio.sleep(0.5)
+
+
+async def _stored(conn: asyncpg.Connection, run_id: str) -> int:
+    return int(
+        await conn.fetchval("SELECT count(*) FROM messages WHERE provider_message_id LIKE $1", f"wamid.lt{run_id}x%")
+    )
+
+
+async def _measure(
+    conn: asyncpg.Connection,
+    http: httpx.AsyncClient,
+    config: LoadConfig,
+    run_id: str,
+    started: float,
+    stats: dict[str, float],
+    samples: Samples,
+    dispatch_before: dict[str, float],
+    lag_at_end: float,
+) -> Report:
+    stored = await _stored(conn, run_id)
+    distinct = int(
+        await conn.fetchval(
+            "SELECT count(DISTINCT provider_message_id) FROM messages WHERE provider_message_id LIKE $1",
+            f"wamid.lt{run_id}x%",
+        )
+    )
+    latency = await conn.fetchrow(
+        """SELECT count(*) AS conversations,
+                  count(*) FILTER (WHERE first_assigned_at IS NULL) AS never_assigned,
+                  percentile_cont(ARRAY[0.5, 0.95, 0.99]) WITHIN GROUP (
+                      ORDER BY extract(epoch FROM first_assigned_at - received_at) * 1000)
+                      FILTER (WHERE first_assigned_at IS NOT NULL) AS ms
+             FROM conversations c
+            WHERE c.received_at >= to_timestamp($2)
+              AND EXISTS (SELECT 1 FROM contact_identities i WHERE i.contact_id = c.contact_id
+                            AND i.external_id LIKE $1)""",
+        f"9{int(run_id) % 100000:05d}%",
+        started,
+    )
+    assert latency is not None
+    replies_sent = int(
+        await conn.fetchval(
+            """SELECT count(*) FROM messages m JOIN agents a ON a.id = m.author_agent_id
+            WHERE a.name = $1 AND m.delivery_status IN ('sent', 'delivered', 'read')""",
+            config.agent_name,
+        )
+    )
+    provider_requests = int((await http.get(f"{config.sandbox}/sandbox/stats")).json()["requests"])
+    dispatch_after = await _metric_values(http, config.dispatcher, "switchboard_dispatch_total", "outcome")
+    outcomes = {
+        k: v - dispatch_before.get(k, 0.0) for k, v in dispatch_after.items() if v - dispatch_before.get(k, 0.0)
+    }
+    lag = samples.lag or [0.0]
+    quarter = max(1, len(lag) // 4)
+    ms = latency["ms"] or [float("nan")] * 3
+    cap = int(
+        await conn.fetchval("SELECT coalesce(max(max_pending), 5) FROM agents WHERE name = $1", config.agent_name)
+    )
+    return Report(
+        run_id=run_id,
+        shape=config.shape,
+        duration_s=config.duration,
+        offered_rate=mean_rate(config.shape, config.rate, config.duration),
+        achieved_rate=stats["rps"],
+        webhooks_posted=int(stats["posted"]),
+        webhooks_failed=int(stats["failed"]),
+        webhook_ms={"p50": stats["p50"], "p95": stats["p95"], "p99": stats["p99"]},
+        messages_stored=stored,
+        messages_lost=max(0, int(stats["ok"]) - stored),
+        duplicate_messages=stored - distinct,
+        conversations=latency["conversations"],
+        conversations_never_assigned=latency["never_assigned"],
+        assigned_ms={"p50": ms[0], "p95": ms[1], "p99": ms[2]},
+        agent_cap=cap,
+        highest_pending_seen=samples.pending,
+        most_over_cap=max(samples.pending_over_cap, samples.held_over_cap),
+        cap_samples=samples.count,
+        replies_sent=replies_sent,
+        provider_requests=provider_requests,
+        duplicate_sends=max(
+            0,
+            provider_requests - int(outcomes.get("retried", 0)) - replies_sent - int(outcomes.get("dead_lettered", 0)),
+        ),
+        dispatch_outcomes=outcomes,
+        lag_first_quarter=sum(lag[:quarter]) / quarter,
+        lag_last_quarter=sum(lag[-quarter:]) / quarter,
+        lag_max=max(lag),
+        lag_at_end=lag_at_end,
+    )
+
+
+async def _metric_values(http: httpx.AsyncClient, service: str, name: str, label: str) -> dict[str, float]:
+    """A metric's samples summed by one label."""
+    values: dict[str, float] = {}
+    text = (await http.get(f"{service}/metrics")).text
+    for family in text_string_to_metric_families(text):
+        for sample in family.samples:
+            if sample.name == name:
+                key = sample.labels.get(label, "")
+                values[key] = values.get(key, 0.0) + sample.value
+    return values
+
+
+def write_report(report: Report, report_dir: Path) -> Path:
+    report_dir.mkdir(parents=True, exist_ok=True)
+    path = report_dir / f"report-{report.run_id}.json"
+    path.write_bytes(orjson.dumps(report.as_json(), option=orjson.OPT_INDENT_2))
+    return path
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--rate", type=float, default=float(os.environ.get("RATE", 500)))
+    parser.add_argument("--duration", type=float, default=float(os.environ.get("DURATION", 60)))
+    parser.add_argument("--shape", choices=SHAPES, default=os.environ.get("SHAPE", "constant"))
+    parser.add_argument("--agents", type=int, default=int(os.environ.get("AGENTS", 150)))
+    parser.add_argument("--agent-think", type=float, default=1.0)
+    parser.add_argument("--locust-processes", type=int, default=int(os.environ.get("LOCUST_PROCESSES", 1)))
+    parser.add_argument("--env", default=str(REPO / "deploy" / "local" / "dev.env"))
+    parser.add_argument("--ingest", default="http://127.0.0.1:8080")
+    parser.add_argument("--router", default="http://127.0.0.1:8081")
+    parser.add_argument("--dispatcher", default="http://127.0.0.1:8082")
+    parser.add_argument("--sandbox", default="http://127.0.0.1:8090")
+    parser.add_argument("--report-dir", default=str(REPO / ".local" / "loadtests"))
+    parser.add_argument("--no-timing-targets", action="store_true", help="check correctness only (CI smoke)")
+    args = parser.parse_args(argv)
+    env = parse_env(Path(args.env).read_text())
+    config = LoadConfig(
+        rate=args.rate,
+        duration=args.duration,
+        shape=args.shape,
+        agents=args.agents,
+        agent_think=args.agent_think,
+        ingest=args.ingest,
+        router=args.router,
+        dispatcher=args.dispatcher,
+        sandbox=args.sandbox,
+        database_url=env["SWITCHBOARD_DATABASE_URL"],
+        admin_token=env["SWITCHBOARD_ADMIN_TOKEN"],
+        app_secret=env["SWITCHBOARD_META_APP_SECRET"],
+        report_dir=Path(args.report_dir),
+        locust_processes=args.locust_processes,
+    )
+    report = asyncio.run(run_load(config, Targets(check_timings=not args.no_timing_targets)))
+    path = write_report(report, config.report_dir)
+    print(render(report))
+    print(f"report: {path}")
+    return 1 if report.missed else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
