@@ -23,7 +23,7 @@ from schemas.wire import decode, encode
 from services.accounts import find_account
 from services.kafka import Topics
 from services.metrics import DISPATCH, DISPATCH_LATENCY
-from services.postgres import Pool, in_transaction
+from services.postgres import Pool
 
 log = logging.getLogger(__name__)
 
@@ -82,9 +82,8 @@ class OutboundHandler:
         except SendError as error:
             await self._give_up(outbound, error, attempts)
             return
-        await in_transaction(
-            self._pool, lambda conn: mark_sent(conn, outbound.message_id, outbound.channel, result.provider_message_id)
-        )
+        async with self._pool.acquire() as conn:
+            await mark_sent(conn, outbound.message_id, outbound.channel, result.provider_message_id)
         DISPATCH.labels(channel=outbound.channel, outcome="sent").inc()
         DISPATCH_LATENCY.labels(channel=outbound.channel).observe(
             max(0.0, time.time() - outbound.created_at.timestamp())

@@ -23,23 +23,22 @@ async def claim(conn: Connection, message_id: UUID) -> bool:
 
 
 async def mark_sent(conn: Connection, message_id: UUID, channel: str, provider_message_id: str) -> OutboundStatus:
-    """Record the provider's id, applying any receipt that arrived before we knew the id."""
-    early: list[OutboundStatus] = [
-        r["status"]
-        for r in await conn.fetch(
-            "SELECT status FROM delivery_receipts WHERE channel = $1 AND provider_message_id = $2",
-            channel,
-            provider_message_id,
-        )
-    ]
-    status = furthest("sent", early)
-    await conn.execute(
-        """UPDATE messages SET provider_message_id = $2, delivery_status = $3, delivery_updated_at = now()
-            WHERE id = $1""",
+    """Record the provider's id, applying any receipt that arrived before we knew the id.
+
+    Usually no receipt is early, and this is one statement; otherwise the furthest status wins.
+    """
+    early: list[OutboundStatus] | None = await conn.fetchval(
+        """WITH early AS (SELECT array_agg(status) AS statuses FROM delivery_receipts
+                           WHERE channel = $2 AND provider_message_id = $3)
+           UPDATE messages SET provider_message_id = $3, delivery_status = 'sent', delivery_updated_at = now()
+            WHERE id = $1 RETURNING (SELECT statuses FROM early)""",
         message_id,
+        channel,
         provider_message_id,
-        status,
     )
+    status = furthest("sent", early or [])
+    if status != "sent":
+        await conn.execute("UPDATE messages SET delivery_status = $2 WHERE id = $1", message_id, status)
     return status
 
 

@@ -78,7 +78,7 @@ class Agent(FastHttpUser):
     """A human agent: online for the run, replies to each assigned conversation, then resolves it."""
 
     fixed_count = 0  # set from --agents at test start
-    wait_time = constant(0.5)
+    wait_time = constant(2)  # how often an agent's screen refreshes its list
 
     def on_start(self) -> None:
         options = _options_of(self.environment)

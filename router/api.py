@@ -46,6 +46,8 @@ class RouterState:
         self.assigner = assigner
         self.topics = topics
         self.admin_token = admin_token
+        # Agent tokens never change once issued, so a token's agent is looked up once per process.
+        self.agents_by_token_hash: dict[str, UUID] = {}
 
 
 def _state(request: Request) -> RouterState:
@@ -62,10 +64,14 @@ async def _principal(state: State, authorization: Annotated[str | None, Header()
         raise Unauthenticated("send Authorization: Bearer <token>")
     if is_admin_token(token, state.admin_token):
         return Principal(is_admin=True)
-    async with state.pool.acquire() as conn:
-        agent_id = await agent_store.agent_by_token_hash(conn, hash_token(token))
+    token_hash = hash_token(token)
+    agent_id = state.agents_by_token_hash.get(token_hash)
     if agent_id is None:
-        raise Unauthenticated("unknown token")
+        async with state.pool.acquire() as conn:
+            agent_id = await agent_store.agent_by_token_hash(conn, token_hash)
+        if agent_id is None:
+            raise Unauthenticated("unknown token")
+        state.agents_by_token_hash[token_hash] = agent_id
     return Principal(is_admin=False, agent_id=agent_id)
 
 

@@ -3,23 +3,30 @@
 Why after commit: a conversation queued in one transaction and an agent's slot freed in another can
 each miss the other while both are uncommitted. Whoever commits second runs the queue again with a
 snapshot that sees both, so nothing waits while an agent has room. A periodic sweep backs this up.
+
+Each assignment is one statement (`assign_next_queued`, migration 0002) applying the ranking that
+`router/assignment.py` decides; the free agents are read once per drain and re-ranked locally.
 """
 
 import asyncio
 import contextlib
 import logging
+from uuid import UUID
 
 from aiokafka import AIOKafkaProducer
 
+from router.assignment import after_assignment, rank_agents
 from router.store.agents import agents_by_status
-from router.store.queue import Assignment, assign_next_queued, queue_depth
+from router.store.queue import Assignment, NoSlot, assign_next_queued, free_agents, queue_depth
 from schemas.assignment import AssignmentEvent
 from schemas.wire import encode
 from services.kafka import Topics
 from services.metrics import AGENTS, ASSIGNMENT_LATENCY, QUEUE_DEPTH
-from services.postgres import Pool, in_transaction
+from services.postgres import Pool
 
 log = logging.getLogger(__name__)
+
+_STALE_VIEW_REREADS = 5
 
 
 class Assigner:
@@ -30,12 +37,26 @@ class Assigner:
         self._producer = producer
         self._topics = topics
 
-    async def drain(self) -> int:
-        """Assign queued conversations, one transaction each, until no agent or no conversation is free."""
+    async def drain(self, arriving: UUID | None = None) -> int:
+        """Assign queued conversations until the queue is empty or nobody has room; returns how many.
+
+        `arriving` is a conversation just stored: its assignment is counted as immediate, not queued.
+        """
         assigned = 0
-        while (assignment := await in_transaction(self._pool, assign_next_queued)) is not None:
-            await self.announce(assignment, immediate=False)
-            assigned += 1
+        async with self._pool.acquire() as conn:
+            for _ in range(_STALE_VIEW_REREADS):
+                ranked = rank_agents(await free_agents(conn))
+                while ranked:
+                    outcome = await assign_next_queued(conn, ranked)
+                    if outcome is None:
+                        return assigned
+                    if isinstance(outcome, NoSlot):
+                        break  # other routers filled the slots we saw: read the agents again
+                    await self.announce(outcome, immediate=outcome.conversation_id == arriving)
+                    assigned += 1
+                    ranked = after_assignment(ranked, outcome.agent_id, outcome.assigned_at)
+                else:
+                    return assigned
         return assigned
 
     async def announce(self, assignment: Assignment, *, immediate: bool) -> None:

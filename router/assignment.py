@@ -38,3 +38,14 @@ def rank_agents(agents: list[AgentLoad]) -> list[AgentLoad]:
     """Agents who may take a conversation, best first; empty when nobody can."""
     eligible = [agent for agent in agents if agent.has_capacity]
     return sorted(eligible, key=lambda a: (a.pending, a.idle_since, str(a.agent_id)))
+
+
+def after_assignment(agents: list[AgentLoad], agent_id: UUID, at: datetime) -> list[AgentLoad]:
+    """The candidates re-ranked once `agent_id` took a conversation at `at`, without reading them again."""
+    updated = [
+        AgentLoad(a.agent_id, a.status, a.pending + 1, a.max_pending, at, a.online_since)
+        if a.agent_id == agent_id
+        else a
+        for a in agents
+    ]
+    return rank_agents(updated)

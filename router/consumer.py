@@ -42,13 +42,11 @@ class InboundHandler:
 
     async def _handle_message(self, message: InboundMessage) -> None:
         account_id = await self._account_id(message)
-        stored = await in_transaction(self._pool, lambda conn: store_inbound(conn, message, account_id))
+        async with self._pool.acquire() as conn:
+            stored = await store_inbound(conn, message, account_id)
         ROUTED_MESSAGES.labels(kind="message", outcome=stored.outcome).inc()
-        if stored.assignment is not None:
-            immediate = stored.assignment.conversation_id == stored.conversation_id
-            await self._assigner.announce(stored.assignment, immediate=immediate)
-        if stored.left_queued:
-            await self._assigner.drain()
+        if stored.queued:
+            await self._assigner.drain(arriving=stored.conversation_id)
 
     async def _handle_receipt(self, receipt: DeliveryStatus) -> None:
         moved = await in_transaction(self._pool, lambda conn: record_receipt(conn, receipt))

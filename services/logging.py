@@ -15,3 +15,5 @@ def configure_logging(level: str, service: str) -> None:
     root.setLevel(level.upper())
     # aiokafka logs every rebalance step at INFO; a warning is what operators need from it.
     logging.getLogger("aiokafka").setLevel(logging.WARNING)
+    # httpx logs every request at INFO: at hundreds of sends a second that is the busiest thing in the logs.
+    logging.getLogger("httpx").setLevel(logging.WARNING)

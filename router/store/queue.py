@@ -1,20 +1,17 @@
 """The assignment queue: hand the oldest waiting conversation to the best free agent.
 
-Concurrency: the queued conversation is taken with SKIP LOCKED, so routers never wait on each other's
-conversations; the agent's slot is taken by an UPDATE that re-checks status and cap, so a slot is never
-given twice. Each call assigns at most one conversation and locks at most one agent, so two routers
-cannot deadlock on agents.
+Concurrency (in `assign_next_queued`, migration 0002): the queued conversation is taken with SKIP LOCKED,
+so routers never wait on each other's conversations; the agent's slot is taken by an UPDATE that
+re-checks status and cap, so a slot is never given twice. Each call assigns at most one conversation
+and locks at most one agent, so two routers cannot deadlock on agents.
 """
 
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Literal
 from uuid import UUID
 
-from router.assignment import AgentLoad, rank_agents
+from router.assignment import AgentLoad
 from services.postgres import Connection
-
-Reason = Literal["new_conversation", "from_queue"]
 
 
 @dataclass(frozen=True)
@@ -40,44 +37,25 @@ async def free_agents(conn: Connection) -> list[AgentLoad]:
     ]
 
 
-async def assign_next_queued(conn: Connection) -> Assignment | None:
-    """Assign the queue's first conversation to the best free agent, or do nothing if either is missing."""
-    ranked = rank_agents(await free_agents(conn))
-    if not ranked:
+@dataclass(frozen=True)
+class NoSlot:
+    """A conversation waits, but none of the ranked agents still had room."""
+
+
+async def assign_next_queued(conn: Connection, ranked: list[AgentLoad]) -> Assignment | NoSlot | None:
+    """Give the queue's first conversation to the first of `ranked` with a slot; None when the queue is empty."""
+    row = await conn.fetchrow("SELECT * FROM assign_next_queued($1::uuid[])", [a.agent_id for a in ranked])
+    if row is None:
         return None
-    conversation = await conn.fetchrow(
-        """SELECT id, received_at, first_assigned_at FROM conversations
-            WHERE status = 'queued' ORDER BY priority DESC, waiting_since, id
-            LIMIT 1 FOR UPDATE SKIP LOCKED"""
+    if row["agent_id"] is None:
+        return NoSlot()
+    return Assignment(
+        conversation_id=row["conversation_id"],
+        agent_id=row["agent_id"],
+        assigned_at=row["assigned_at"],
+        received_at=row["received_at"],
+        first_time=row["first_time"],
     )
-    if conversation is None:
-        return None
-    for agent in ranked:
-        taken = await conn.fetchrow(
-            """UPDATE agents SET pending = pending + 1, last_assigned_at = clock_timestamp()
-                WHERE id = $1 AND status = 'online' AND pending < max_pending
-            RETURNING last_assigned_at""",
-            agent.agent_id,
-        )
-        if taken is None:
-            continue  # another router filled this agent's last slot since we read it
-        await conn.execute(
-            """UPDATE conversations
-                  SET status = 'assigned', assignee_id = $2, assigned_at = $3,
-                      first_assigned_at = coalesce(first_assigned_at, $3)
-                WHERE id = $1""",
-            conversation["id"],
-            agent.agent_id,
-            taken["last_assigned_at"],
-        )
-        return Assignment(
-            conversation_id=conversation["id"],
-            agent_id=agent.agent_id,
-            assigned_at=taken["last_assigned_at"],
-            received_at=conversation["received_at"],
-            first_time=conversation["first_assigned_at"] is None,
-        )
-    return None
 
 
 async def queue_depth(conn: Connection) -> int:

@@ -1,7 +1,7 @@
 from datetime import UTC, datetime, timedelta
 from uuid import UUID
 
-from router.assignment import AgentLoad, rank_agents
+from router.assignment import AgentLoad, after_assignment, rank_agents
 
 T0 = datetime(2026, 11, 23, 9, 0, tzinfo=UTC)
 
@@ -71,3 +71,12 @@ def test_the_cap_is_per_agent():
 
 def test_ties_are_broken_deterministically():
     assert ids(rank_agents([agent(2), agent(1)])) == [1, 2]
+
+
+def test_after_an_assignment_the_agent_moves_back_and_leaves_at_the_cap():
+    ranked = rank_agents([agent(1, 3), agent(2, 4), agent(3, 4, max_pending=5, last_assigned_min=1)])
+    assert ids(ranked) == [1, 2, 3]  # agent 2 was never assigned: idle since coming online, before agent 3
+    ranked = after_assignment(ranked, UUID(int=1), T0 + timedelta(minutes=2))
+    assert ids(ranked) == [2, 3, 1]  # all at 4 now; agent 1 was assigned last, so is idle the shortest
+    ranked = after_assignment(ranked, UUID(int=3), T0 + timedelta(minutes=3))
+    assert ids(ranked) == [2, 1]  # agent 3 reached the cap
