@@ -43,6 +43,9 @@ class Report:
     lag_last_quarter: float
     lag_max: float
     lag_at_end: float
+    assigned_on_arrival: int = 0  # the router's count: assigned in the drain its own arrival started
+    assigned_after_waiting: int = 0  # waited in the queue for an agent to have room
+    queued_at_start: int = 0  # a backlog before the run is served first, and shows in its latencies
     missed: list[str] = field(default_factory=list)
 
     def as_json(self) -> dict[str, Any]:
@@ -97,7 +100,14 @@ def render(report: Report) -> str:
             "messages stored / lost / duplicate",
             f"{report.messages_stored} / {report.messages_lost} / {report.duplicate_messages}",
         ),
-        ("conversations / never assigned", f"{report.conversations} / {report.conversations_never_assigned}"),
+        (
+            "first assigned by own arrival / later event",
+            f"{report.assigned_on_arrival} / {report.assigned_after_waiting}",
+        ),
+        (
+            "conversations / never assigned; queued before",
+            f"{report.conversations} / {report.conversations_never_assigned}; {report.queued_at_start}",
+        ),
         (
             "highest pending seen / cap; most over any cap",
             f"{report.highest_pending_seen} / {report.agent_cap}; {report.most_over_cap} "

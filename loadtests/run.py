@@ -23,7 +23,7 @@ from honcho.environ import parse as parse_env
 from prometheus_client.parser import text_string_to_metric_families
 
 from loadtests.report import Report, Targets, evaluate, render
-from loadtests.shapes import SHAPES, mean_rate
+from loadtests.shapes import SHAPES, mean_rate, peak_rate
 
 REPO = Path(__file__).resolve().parents[1]
 
@@ -68,17 +68,27 @@ async def run_load(config: LoadConfig, targets: Targets) -> Report:
     async with httpx.AsyncClient(timeout=10) as http:
         await http.delete(f"{config.sandbox}/sandbox/requests")
         dispatch_before = await _metric_values(http, config.dispatcher, "switchboard_dispatch_total", "outcome")
+        paths_before = await _assignment_paths(http, config)
         conn = await asyncpg.connect(config.database_url)
+        queued_at_start = await _queue_depth(conn)
         samples = Samples(lag=[])
         stop_sampling = asyncio.Event()
         sampler = asyncio.create_task(_sample(http, conn, config, samples, stop_sampling))
         try:
             stats = await _run_locust(config, run_id)
+            load_ended = time.time()
             await _drain(conn, run_id, stats["ok"], config.drain_timeout)
             stop_sampling.set()
             await sampler
             lag_at_end = samples.lag[-1] if samples.lag else 0.0
-            report = await _measure(conn, http, config, run_id, started, stats, samples, dispatch_before, lag_at_end)
+            report = await _measure(
+                conn, http, config, run_id, (started, load_ended), stats, samples, dispatch_before, lag_at_end
+            )
+            report.queued_at_start = queued_at_start
+            paths_after = await _assignment_paths(http, config)
+            report.assigned_on_arrival = int(paths_after.get("immediate", 0) - paths_before.get("immediate", 0))
+            report.assigned_after_waiting = int(paths_after.get("queued", 0) - paths_before.get("queued", 0))
+            await _close_leftovers(conn, run_id)
         finally:
             stop_sampling.set()
             with contextlib.suppress(Exception):
@@ -184,6 +194,26 @@ async def _drain(conn: asyncpg.Connection, run_id: str, expected: float, wait_s:
         await asyncio.sleep(0.5)
 
 
+async def _queue_depth(conn: asyncpg.Connection) -> int:
+    return int(await conn.fetchval("SELECT count(*) FROM conversations WHERE status = 'queued'"))
+
+
+async def _close_leftovers(conn: asyncpg.Connection, run_id: str) -> None:
+    """Resolve this run's conversations still waiting: the agents left when the load stopped, and a
+    backlog would make the next run measure this one's leftovers (the queue is served oldest first)."""
+    await conn.execute(
+        """UPDATE conversations c SET status = 'resolved', resolved_at = now()
+            WHERE c.status = 'queued' AND EXISTS (
+                  SELECT 1 FROM contact_identities i WHERE i.contact_id = c.contact_id AND i.external_id LIKE $1)""",
+        _customer_prefix(run_id),
+    )
+
+
+def _customer_prefix(run_id: str) -> str:
+    """What this run's customers' ids start with (see the locustfile's Customer)."""
+    return f"9{int(run_id) % 100000:05d}%"
+
+
 async def _stored(conn: asyncpg.Connection, run_id: str) -> int:
     return int(
         await conn.fetchval("SELECT count(*) FROM messages WHERE provider_message_id LIKE $1", f"wamid.lt{run_id}x%")
@@ -195,12 +225,13 @@ async def _measure(
     http: httpx.AsyncClient,
     config: LoadConfig,
     run_id: str,
-    started: float,
+    window: tuple[float, float],
     stats: dict[str, float],
     samples: Samples,
     dispatch_before: dict[str, float],
     lag_at_end: float,
 ) -> Report:
+    started, load_ended = window
     stored = await _stored(conn, run_id)
     distinct = int(
         await conn.fetchval(
@@ -210,7 +241,9 @@ async def _measure(
     )
     latency = await conn.fetchrow(
         """SELECT count(*) AS conversations,
-                  count(*) FILTER (WHERE first_assigned_at IS NULL) AS never_assigned,
+                  -- The agents log off as the load stops: the last seconds' arrivals are left for nobody.
+                  count(*) FILTER (WHERE first_assigned_at IS NULL
+                                     AND received_at < to_timestamp($3) - interval '2 seconds') AS never_assigned,
                   percentile_cont(ARRAY[0.5, 0.95, 0.99]) WITHIN GROUP (
                       ORDER BY extract(epoch FROM first_assigned_at - received_at) * 1000)
                       FILTER (WHERE first_assigned_at IS NOT NULL) AS ms
@@ -218,8 +251,9 @@ async def _measure(
             WHERE c.received_at >= to_timestamp($2)
               AND EXISTS (SELECT 1 FROM contact_identities i WHERE i.contact_id = c.contact_id
                             AND i.external_id LIKE $1)""",
-        f"9{int(run_id) % 100000:05d}%",
+        _customer_prefix(run_id),
         started,
+        load_ended,
     )
     assert latency is not None
     replies_sent = int(
@@ -273,6 +307,11 @@ async def _measure(
     )
 
 
+async def _assignment_paths(http: httpx.AsyncClient, config: LoadConfig) -> dict[str, float]:
+    """First assignments so far: on arrival ("immediate") or after waiting for a free agent ("queued")."""
+    return await _metric_values(http, config.router, "switchboard_assignment_latency_seconds_count", "path")
+
+
 async def _metric_values(http: httpx.AsyncClient, service: str, name: str, label: str) -> dict[str, float]:
     """A metric's samples summed by one label."""
     values: dict[str, float] = {}
@@ -297,8 +336,13 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--rate", type=float, default=float(os.environ.get("RATE", 500)))
     parser.add_argument("--duration", type=float, default=float(os.environ.get("DURATION", 60)))
     parser.add_argument("--shape", choices=SHAPES, default=os.environ.get("SHAPE", "constant"))
-    parser.add_argument("--agents", type=int, default=int(os.environ.get("AGENTS", 150)))
-    parser.add_argument("--agent-think", type=float, default=1.0)
+    parser.add_argument(
+        "--agents",
+        type=int,
+        default=None,
+        help="simulated agents (default: one per 2 msg/s of peak rate, enough that conversations rarely wait)",
+    )
+    parser.add_argument("--agent-think", type=float, default=0.5)
     parser.add_argument("--locust-processes", type=int, default=int(os.environ.get("LOCUST_PROCESSES", 1)))
     parser.add_argument("--env", default=str(REPO / "deploy" / "local" / "dev.env"))
     parser.add_argument("--ingest", default="http://127.0.0.1:8080")
@@ -313,7 +357,7 @@ def main(argv: list[str] | None = None) -> int:
         rate=args.rate,
         duration=args.duration,
         shape=args.shape,
-        agents=args.agents,
+        agents=args.agents or int(os.environ.get("AGENTS", 0)) or max(10, round(peak_rate(args.shape, args.rate) / 2)),
         agent_think=args.agent_think,
         ingest=args.ingest,
         router=args.router,

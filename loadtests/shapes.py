@@ -16,3 +16,8 @@ def mean_rate(shape: str, rate: float, duration: float) -> float:
     """The average offered msg/s over the whole run."""
     steps = 1000
     return sum(rate_at(shape, rate, duration * (i + 0.5) / steps, duration) for i in range(steps)) / steps
+
+
+def peak_rate(shape: str, rate: float) -> float:
+    """The highest offered msg/s of the run: a spike doubles the nominal rate."""
+    return rate * 2 if shape == "spike" else rate
