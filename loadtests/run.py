@@ -43,6 +43,7 @@ class LoadConfig:
     admin_token: str
     app_secret: str
     report_dir: Path
+    router_metrics: tuple[str, ...] = ()  # every router process's base URL: roles may be split
     locust_processes: int = 1
     drain_timeout: float = 60.0
     run_id: str = field(default_factory=lambda: str(random.randint(10000, 99999)))
@@ -179,7 +180,7 @@ async def _sample(
         samples.pending_over_cap = max([samples.pending_over_cap, *(a["pending"] - a["max_pending"] for a in agents)])
         samples.held_over_cap = max(samples.held_over_cap, int(held_over_cap))
         samples.count += 1
-        lag = await _metric_values(http, config.router, "switchboard_consumer_lag", "group")
+        lag = await _metric_values(http, _routers(config), "switchboard_consumer_lag", "group")
         samples.lag.append(lag.get("switchboard-router", 0.0))
         with contextlib.suppress(TimeoutError):
             await asyncio.wait_for(stop.wait(), 0.5)
@@ -232,13 +233,13 @@ async def _measure(
     lag_at_end: float,
 ) -> Report:
     started, load_ended = window
-    stored = await _stored(conn, run_id)
-    distinct = int(
-        await conn.fetchval(
-            "SELECT count(DISTINCT provider_message_id) FROM messages WHERE provider_message_id LIKE $1",
-            f"wamid.lt{run_id}x%",
-        )
+    counts = await conn.fetchrow(  # one snapshot: stragglers may still be landing
+        """SELECT count(*) AS stored, count(DISTINCT provider_message_id) AS distinct_ids
+             FROM messages WHERE provider_message_id LIKE $1""",
+        f"wamid.lt{run_id}x%",
     )
+    assert counts is not None
+    stored, distinct = int(counts["stored"]), int(counts["distinct_ids"])
     latency = await conn.fetchrow(
         """SELECT count(*) AS conversations,
                   -- The agents log off as the load stops: the last seconds' arrivals are left for nobody.
@@ -309,18 +310,25 @@ async def _measure(
 
 async def _assignment_paths(http: httpx.AsyncClient, config: LoadConfig) -> dict[str, float]:
     """First assignments so far: on arrival ("immediate") or after waiting for a free agent ("queued")."""
-    return await _metric_values(http, config.router, "switchboard_assignment_latency_seconds_count", "path")
+    return await _metric_values(http, _routers(config), "switchboard_assignment_latency_seconds_count", "path")
 
 
-async def _metric_values(http: httpx.AsyncClient, service: str, name: str, label: str) -> dict[str, float]:
-    """A metric's samples summed by one label."""
+def _routers(config: LoadConfig) -> tuple[str, ...]:
+    return config.router_metrics or (config.router,)
+
+
+async def _metric_values(
+    http: httpx.AsyncClient, services: str | tuple[str, ...], name: str, label: str
+) -> dict[str, float]:
+    """A metric's samples summed by one label, across one or several processes."""
     values: dict[str, float] = {}
-    text = (await http.get(f"{service}/metrics")).text
-    for family in text_string_to_metric_families(text):
-        for sample in family.samples:
-            if sample.name == name:
-                key = sample.labels.get(label, "")
-                values[key] = values.get(key, 0.0) + sample.value
+    for service in (services,) if isinstance(services, str) else services:
+        text = (await http.get(f"{service}/metrics")).text
+        for family in text_string_to_metric_families(text):
+            for sample in family.samples:
+                if sample.name == name:
+                    key = sample.labels.get(label, "")
+                    values[key] = values.get(key, 0.0) + sample.value
     return values
 
 
@@ -347,6 +355,11 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--env", default=str(REPO / "deploy" / "local" / "dev.env"))
     parser.add_argument("--ingest", default="http://127.0.0.1:8080")
     parser.add_argument("--router", default="http://127.0.0.1:8081")
+    parser.add_argument(
+        "--router-metrics",
+        default="http://127.0.0.1:8081,http://127.0.0.1:8083",
+        help="comma-separated base URLs of every router process, for lag and assignment counts",
+    )
     parser.add_argument("--dispatcher", default="http://127.0.0.1:8082")
     parser.add_argument("--sandbox", default="http://127.0.0.1:8090")
     parser.add_argument("--report-dir", default=str(REPO / ".local" / "loadtests"))
@@ -367,6 +380,7 @@ def main(argv: list[str] | None = None) -> int:
         admin_token=env["SWITCHBOARD_ADMIN_TOKEN"],
         app_secret=env["SWITCHBOARD_META_APP_SECRET"],
         report_dir=Path(args.report_dir),
+        router_metrics=tuple(url for url in args.router_metrics.split(",") if url),
         locust_processes=args.locust_processes,
     )
     report = asyncio.run(run_load(config, Targets(check_timings=not args.no_timing_targets)))

@@ -45,21 +45,24 @@ def create_app(settings: RouterSettings) -> FastAPI:
             await producer.start()
             assigner = Assigner(pool, producer, topics)
             app.state.router = RouterState(pool, producer, assigner, topics, settings.admin_token.get_secret_value())
-            handler = InboundHandler(pool, assigner, settings.accounts)
-            consumer = make_consumer(
-                settings.kafka_bootstrap, group_id=settings.consumer_group, client_id="switchboard-router"
-            )
-            background.extend(
-                [
-                    asyncio.create_task(
-                        consume(consumer, topics.inbound, settings.consumer_group, handler.handle_partition, stopping),
-                        name="inbound-consumer",
-                    ),
-                    asyncio.create_task(
-                        assigner.sweep_until(stopping, settings.queue_sweep_interval_s), name="queue-sweep"
-                    ),
-                ]
-            )
+            if settings.consumes:
+                handler = InboundHandler(pool, assigner, settings.accounts)
+                consumer = make_consumer(
+                    settings.kafka_bootstrap, group_id=settings.consumer_group, client_id="switchboard-router"
+                )
+                background.extend(
+                    [
+                        asyncio.create_task(
+                            consume(
+                                consumer, topics.inbound, settings.consumer_group, handler.handle_partition, stopping
+                            ),
+                            name="inbound-consumer",
+                        ),
+                        asyncio.create_task(
+                            assigner.sweep_until(stopping, settings.queue_sweep_interval_s), name="queue-sweep"
+                        ),
+                    ]
+                )
             yield
         finally:
             stopping.set()
@@ -68,7 +71,8 @@ def create_app(settings: RouterSettings) -> FastAPI:
             await pool.close()
 
     app = FastAPI(title="Switchboard router", lifespan=lifespan)
-    app.include_router(routes)
+    if settings.serves_api:
+        app.include_router(routes)
     app.include_router(metrics_routes)
 
     async def database_answers() -> object:

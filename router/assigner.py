@@ -37,10 +37,10 @@ class Assigner:
         self._producer = producer
         self._topics = topics
 
-    async def drain(self, arriving: UUID | None = None) -> int:
+    async def drain(self, arriving: frozenset[UUID] | set[UUID] = frozenset()) -> int:
         """Assign queued conversations until the queue is empty or nobody has room; returns how many.
 
-        `arriving` is a conversation just stored: its assignment is counted as immediate, not queued.
+        `arriving` are conversations just stored: their assignments count as immediate, not queued.
         """
         assigned = 0
         async with self._pool.acquire() as conn:
@@ -52,7 +52,7 @@ class Assigner:
                         return assigned
                     if isinstance(outcome, NoSlot):
                         break  # other routers filled the slots we saw: read the agents again
-                    await self.announce(outcome, immediate=outcome.conversation_id == arriving)
+                    await self.announce(outcome, immediate=outcome.conversation_id in arriving)
                     assigned += 1
                     ranked = after_assignment(ranked, outcome.agent_id, outcome.assigned_at)
                 else:

@@ -27,6 +27,8 @@ class InboundHandler:
         self._recorded_accounts: set[UUID] = set()
 
     async def handle_partition(self, records: list[ConsumerRecord[bytes, bytes]]) -> None:
+        """Store the batch's messages in one statement, apply its receipts, then run the queue once."""
+        messages: list[tuple[InboundMessage, UUID]] = []
         for record in records:
             try:
                 event = decode_inbound(record.value or b"")
@@ -36,17 +38,18 @@ class InboundHandler:
                 log.error("skipping undecodable record at %s/%d@%d", record.topic, record.partition, record.offset)
                 continue
             if isinstance(event, InboundMessage):
-                await self._handle_message(event)
+                messages.append((event, await self._account_id(event)))
             else:
-                await self._handle_receipt(event)
-
-    async def _handle_message(self, message: InboundMessage) -> None:
-        account_id = await self._account_id(message)
+                await self._handle_receipt(event)  # receipts concern our sends, not these messages' order
+        if not messages:
+            return
         async with self._pool.acquire() as conn:
-            stored = await store_inbound(conn, message, account_id)
-        ROUTED_MESSAGES.labels(kind="message", outcome=stored.outcome).inc()
-        if stored.queued:
-            await self._assigner.drain(arriving=stored.conversation_id)
+            stored = await store_inbound(conn, messages)
+        for result in stored:
+            ROUTED_MESSAGES.labels(kind="message", outcome=result.outcome).inc()
+        waiting = {r.conversation_id for r in stored if r.queued and r.conversation_id is not None}
+        if waiting:
+            await self._assigner.drain(arriving=waiting)
 
     async def _handle_receipt(self, receipt: DeliveryStatus) -> None:
         moved = await in_transaction(self._pool, lambda conn: record_receipt(conn, receipt))

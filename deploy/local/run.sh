@@ -39,7 +39,7 @@ trap 'stop_all 0' INT TERM
 trap 'stop_all $?' EXIT
 
 .venv/bin/python -m deploy.local.wait_ready 120 \
-  http://127.0.0.1:8090/readyz http://127.0.0.1:8080/readyz http://127.0.0.1:8081/readyz http://127.0.0.1:8082/readyz
+  http://127.0.0.1:8090/readyz http://127.0.0.1:8080/readyz http://127.0.0.1:8081/readyz http://127.0.0.1:8082/readyz http://127.0.0.1:8083/readyz
 ready_after=$(python3 -c "import time; print(f'{time.time() - $started:.1f}')")
 
 set -a; . deploy/local/dev.env; set +a
@@ -48,6 +48,7 @@ cat <<MSG
 Switchboard is ready (${ready_after}s after 'make run').
   ingest (webhooks)    http://127.0.0.1:8080/webhooks/whatsapp
   router API           http://127.0.0.1:8081/v1   (docs: http://127.0.0.1:8081/docs)
+  router consumer      http://127.0.0.1:8083/metrics
   dispatcher           http://127.0.0.1:8082/metrics
   provider sandbox     http://127.0.0.1:8090/sandbox/requests
   Kafka                $SWITCHBOARD_KAFKA_BOOTSTRAP

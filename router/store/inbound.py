@@ -18,30 +18,39 @@ class StoredInbound:
     queued: bool = False
 
 
-async def store_inbound(conn: Connection, message: InboundMessage, account_id: UUID) -> StoredInbound:
-    """Store a customer's message in their open conversation, opening one if needed, in one statement.
+async def store_inbound(conn: Connection, messages: list[tuple[InboundMessage, UUID]]) -> list[StoredInbound]:
+    """Store customers' messages (each with its account's id), in one statement, in the order given.
 
-    Idempotent: a message already stored (a redelivered webhook, a replayed record) changes nothing.
-    Assignment is the queue's job, after this commits (see router/assigner.py).
+    Each goes into its sender's open conversation, opening one if needed. Idempotent: a message already
+    stored (a redelivered webhook, a replayed record) changes nothing. Assignment is the queue's job,
+    after this commits (see router/assigner.py).
     """
-    row = await conn.fetchrow(
-        "SELECT * FROM store_inbound_message($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)",
-        message.channel,
-        message.sender_external_id,
-        message.sender_name,
-        account_id,
-        message.provider_message_id,
-        message.content_type,
-        message.text,
-        [a.model_dump(mode="json", exclude_none=True) for a in message.attachments],
-        message.reply_to_provider_message_id,
-        message.sent_at,
-        message.received_at,
+    rows = await conn.fetch(
+        "SELECT * FROM store_inbound_messages($1::jsonb)",
+        [
+            {
+                "channel": message.channel,
+                "sender": message.sender_external_id,
+                "sender_name": message.sender_name,
+                "account_id": str(account_id),
+                "provider_message_id": message.provider_message_id,
+                "content_type": message.content_type,
+                "text": message.text,
+                "attachments": [a.model_dump(mode="json", exclude_none=True) for a in message.attachments],
+                "reply_to": message.reply_to_provider_message_id,
+                "sent_at": message.sent_at.isoformat(),
+                "received_at": message.received_at.isoformat(),
+            }
+            for message, account_id in messages
+        ],
     )
-    assert row is not None
-    if row["outcome"] == "duplicate":
-        return StoredInbound("duplicate")
-    return StoredInbound("stored", row["conversation_id"], row["conversation_status"] == "queued")
+    results = [StoredInbound("duplicate")] * len(messages)
+    for row in rows:
+        if row["outcome"] == "stored":
+            results[row["item"]] = StoredInbound(
+                "stored", row["conversation_id"], row["conversation_status"] == "queued"
+            )
+    return results
 
 
 async def ensure_account(conn: Connection, account_id: UUID, channel: str, external_id: str, name: str) -> None:
