@@ -153,9 +153,9 @@ class Agent(FastHttpUser):
             if now - first_seen < self.think:
                 continue
             base = f"{self.router}/v1/conversations/{conversation['id']}"
-            self.client.post(
-                f"{base}/messages", json={"text": "Thanks, this is sorted."}, headers=self.auth, name="agent: reply"
-            )
+            # A reference unique to this reply lets the report count a send the provider got twice.
+            reply = f"Thanks, this is sorted. (ref {conversation['id']}-{next(_sequence)})"
+            self.client.post(f"{base}/messages", json={"text": reply}, headers=self.auth, name="agent: reply")
             self.client.post(f"{base}/resolve", headers=self.auth, name="agent: resolve")
             del self.seen[conversation["id"]]
 

@@ -71,14 +71,17 @@ async def run_load(config: LoadConfig, targets: Targets) -> Report:
         dispatch_before = await _metric_values(http, config.dispatcher, "switchboard_dispatch_total", "outcome")
         paths_before = await _assignment_paths(http, config)
         conn = await asyncpg.connect(config.database_url)
+        await _close_stale_load_conversations(conn)
         queued_at_start = await _queue_depth(conn)
         samples = Samples(lag=[])
         stop_sampling = asyncio.Event()
-        sampler = asyncio.create_task(_sample(http, conn, config, samples, stop_sampling))
+        sampler_conn = await asyncpg.connect(config.database_url)  # the sampler runs beside other queries
+        sampler = asyncio.create_task(_sample(http, sampler_conn, config, samples, stop_sampling))
         try:
             stats = await _run_locust(config, run_id)
             load_ended = time.time()
             await _drain(conn, run_id, stats["ok"], config.drain_timeout)
+            await _settle(conn, http, config)
             stop_sampling.set()
             await sampler
             lag_at_end = samples.lag[-1] if samples.lag else 0.0
@@ -94,6 +97,7 @@ async def run_load(config: LoadConfig, targets: Targets) -> Report:
             stop_sampling.set()
             with contextlib.suppress(Exception):
                 await sampler
+            await sampler_conn.close()
             await conn.close()
     report.missed = evaluate(report, targets)
     return report
@@ -195,6 +199,33 @@ async def _drain(conn: asyncpg.Connection, run_id: str, expected: float, wait_s:
         await asyncio.sleep(0.5)
 
 
+async def _settle(conn: asyncpg.Connection, http: httpx.AsyncClient, config: LoadConfig) -> None:
+    """Wait (bounded) until the routers have consumed everything and no reply is still being sent."""
+    deadline = time.monotonic() + config.drain_timeout
+    while time.monotonic() < deadline:
+        lag = sum((await _metric_values(http, _routers(config), "switchboard_consumer_lag", "group")).values())
+        sending = await conn.fetchval(
+            """SELECT count(*) FROM messages m JOIN agents a ON a.id = m.author_agent_id
+                WHERE a.name = $1 AND m.delivery_status IN ('pending', 'sending')""",
+            config.agent_name,
+        )
+        if lag == 0 and sending == 0:
+            return
+        await asyncio.sleep(0.5)
+
+
+async def _close_stale_load_conversations(conn: asyncpg.Connection) -> None:
+    """Resolve conversations an earlier load run left waiting (their messages are all `wamid.lt...`):
+    the queue is served oldest first, so they would be what this run measures."""
+    await conn.execute(
+        """UPDATE conversations c SET status = 'resolved', resolved_at = now()
+            WHERE c.status = 'queued'
+              AND EXISTS (SELECT 1 FROM messages m WHERE m.conversation_id = c.id)
+              AND NOT EXISTS (SELECT 1 FROM messages m WHERE m.conversation_id = c.id
+                                AND m.provider_message_id NOT LIKE 'wamid.lt%')"""
+    )
+
+
 async def _queue_depth(conn: asyncpg.Connection) -> int:
     return int(await conn.fetchval("SELECT count(*) FROM conversations WHERE status = 'queued'"))
 
@@ -264,7 +295,8 @@ async def _measure(
             config.agent_name,
         )
     )
-    provider_requests = int((await http.get(f"{config.sandbox}/sandbox/stats")).json()["requests"])
+    provider = (await http.get(f"{config.sandbox}/sandbox/stats")).json()
+    provider_requests = int(provider["requests"])
     dispatch_after = await _metric_values(http, config.dispatcher, "switchboard_dispatch_total", "outcome")
     outcomes = {
         k: v - dispatch_before.get(k, 0.0) for k, v in dispatch_after.items() if v - dispatch_before.get(k, 0.0)
@@ -296,10 +328,7 @@ async def _measure(
         cap_samples=samples.count,
         replies_sent=replies_sent,
         provider_requests=provider_requests,
-        duplicate_sends=max(
-            0,
-            provider_requests - int(outcomes.get("retried", 0)) - replies_sent - int(outcomes.get("dead_lettered", 0)),
-        ),
+        duplicate_sends=provider_requests - int(provider["distinct_bodies"]),
         dispatch_outcomes=outcomes,
         lag_first_quarter=sum(lag[:quarter]) / quarter,
         lag_last_quarter=sum(lag[-quarter:]) / quarter,
@@ -348,7 +377,7 @@ def main(argv: list[str] | None = None) -> int:
         "--agents",
         type=int,
         default=None,
-        help="simulated agents (default: one per 2 msg/s of peak rate, enough that conversations rarely wait)",
+        help="simulated agents (default: one per 4 msg/s of peak rate, enough that conversations rarely wait)",
     )
     parser.add_argument("--agent-think", type=float, default=0.5)
     parser.add_argument("--locust-processes", type=int, default=int(os.environ.get("LOCUST_PROCESSES", 1)))
@@ -370,7 +399,7 @@ def main(argv: list[str] | None = None) -> int:
         rate=args.rate,
         duration=args.duration,
         shape=args.shape,
-        agents=args.agents or int(os.environ.get("AGENTS", 0)) or max(10, round(peak_rate(args.shape, args.rate) / 2)),
+        agents=args.agents or int(os.environ.get("AGENTS", 0)) or max(10, round(peak_rate(args.shape, args.rate) / 4)),
         agent_think=args.agent_think,
         ingest=args.ingest,
         router=args.router,

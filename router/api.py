@@ -181,14 +181,11 @@ async def get_conversation(conversation_id: UUID, caller: Caller, state: State) 
 async def reply(conversation_id: UUID, body: NewReply, caller: Caller, state: State) -> AcceptedReply:
     if caller.agent_id is None:
         raise Forbidden("only the assigned agent replies")
-    agent_id = caller.agent_id
     async with state.pool.acquire() as conn:
-        await _visible_conversation(conn, conversation_id, caller)
-    outbound = await in_transaction(
-        state.pool, lambda conn: conversation_store.create_reply(conn, conversation_id, agent_id, body.text)
-    )
-    if outbound is None:
-        raise Conflict("the conversation is not assigned to you")
+        outbound = await conversation_store.create_reply(conn, conversation_id, caller.agent_id, body.text)
+        if outbound is None:  # say why: unknown, someone else's, or no longer open
+            await _visible_conversation(conn, conversation_id, caller)
+            raise Conflict("the conversation is not assigned to you")
     try:
         await state.producer.send_and_wait(state.topics.outbound, encode(outbound), key=str(conversation_id).encode())
     except KafkaError as error:
@@ -200,20 +197,15 @@ async def reply(conversation_id: UUID, body: NewReply, caller: Caller, state: St
 
 @routes.post("/conversations/{conversation_id}/resolve")
 async def resolve(conversation_id: UUID, caller: Caller, state: State) -> ConversationView:
-    async with state.pool.acquire() as conn:
-        await _visible_conversation(conn, conversation_id, caller)
     only_assignee = None if caller.is_admin else caller.agent_id
-    resolution = await in_transaction(
-        state.pool, lambda conn: conversation_store.resolve(conn, conversation_id, only_assignee)
-    )
-    if resolution is None:
-        raise Conflict("the conversation is already resolved or no longer yours")
+    async with state.pool.acquire() as conn:
+        resolution = await conversation_store.resolve(conn, conversation_id, only_assignee)
+        if resolution is None:  # say why: unknown, someone else's, or already resolved
+            await _visible_conversation(conn, conversation_id, caller)
+            raise Conflict("the conversation is already resolved or no longer yours")
     if resolution.freed_agent_id is not None:
         await state.assigner.drain()
-    async with state.pool.acquire() as conn:
-        row = await conversation_store.get_conversation(conn, conversation_id)
-    assert row is not None
-    return ConversationView.of(row)
+    return ConversationView.of(resolution.conversation)
 
 
 async def _visible_conversation(conn: Connection, conversation_id: UUID, caller: Principal) -> asyncpg.Record:

@@ -17,7 +17,7 @@ from aiokafka import AIOKafkaProducer
 
 from router.assignment import after_assignment, rank_agents
 from router.store.agents import agents_by_status
-from router.store.queue import Assignment, NoSlot, assign_next_queued, free_agents, queue_depth
+from router.store.queue import Assignment, NoSlot, anyone_waiting, assign_next_queued, free_agents, queue_depth
 from schemas.assignment import AssignmentEvent
 from schemas.wire import encode
 from services.kafka import Topics
@@ -44,6 +44,8 @@ class Assigner:
         """
         assigned = 0
         async with self._pool.acquire() as conn:
+            if not await anyone_waiting(conn):
+                return 0
             for _ in range(_STALE_VIEW_REREADS):
                 ranked = rank_agents(await free_agents(conn))
                 while ranked:

@@ -91,7 +91,9 @@ def create_app() -> FastAPI:
 
     @app.get("/sandbox/stats")
     async def stats() -> dict[str, int]:
-        return {"requests": len(sandbox.requests)}
+        """How many sends arrived, and how many distinct ones: the difference is sends received twice."""
+        distinct = {orjson.dumps(r["body"], option=orjson.OPT_SORT_KEYS) for r in sandbox.requests}
+        return {"requests": len(sandbox.requests), "distinct_bodies": len(distinct)}
 
     @app.delete("/sandbox/requests", status_code=204)
     async def clear() -> Response:

@@ -17,7 +17,7 @@ _CONVERSATION_COLUMNS = """c.id, c.contact_id, c.channel, c.status, c.assignee_i
 class Resolution:
     """A conversation closed; `freed_agent_id` is the agent whose capacity it returned, if any."""
 
-    conversation_id: UUID
+    conversation: asyncpg.Record
     freed_agent_id: UUID | None
 
 
@@ -132,19 +132,27 @@ async def mark_reply_failed(conn: Connection, message_id: UUID, reason: str) -> 
 
 
 async def resolve(conn: Connection, conversation_id: UUID, only_assignee: UUID | None) -> Resolution | None:
-    """Close an open conversation (only if `only_assignee` holds it, when given) and free its agent's slot."""
+    """Close an open conversation (only if `only_assignee` holds it, when given) and free its agent's slot.
+
+    One statement: the conversation is locked before the agent, the same order as everywhere else.
+    None when there was nothing to close: unknown, already resolved, or not held by `only_assignee`.
+    """
     row = await conn.fetchrow(
-        """UPDATE conversations c SET status = 'resolved', resolved_at = now()
-             FROM (SELECT id, status, assignee_id FROM conversations WHERE id = $1 FOR UPDATE) before
-            WHERE c.id = before.id AND before.status <> 'resolved'
-              AND ($2::uuid IS NULL OR before.assignee_id = $2)
-        RETURNING before.status AS previous, before.assignee_id""",
+        f"""WITH before AS (
+                SELECT id, status, assignee_id FROM conversations WHERE id = $1 FOR UPDATE),
+            closed AS (
+                UPDATE conversations c SET status = 'resolved', resolved_at = now()
+                  FROM before
+                 WHERE c.id = before.id AND before.status <> 'resolved'
+                   AND ($2::uuid IS NULL OR before.assignee_id = $2)
+             RETURNING c.*, before.status AS previous),
+            freed AS (
+                UPDATE agents a SET pending = a.pending - 1
+                  FROM closed WHERE a.id = closed.assignee_id AND closed.previous = 'assigned'
+             RETURNING a.id)
+            SELECT {_CONVERSATION_COLUMNS}, (SELECT id FROM freed) AS freed_agent_id
+              FROM closed c JOIN accounts a ON a.id = c.account_id""",
         conversation_id,
         only_assignee,
     )
-    if row is None:
-        return None
-    freed = row["assignee_id"] if row["previous"] == "assigned" else None
-    if freed is not None:
-        await conn.execute("UPDATE agents SET pending = pending - 1 WHERE id = $1", freed)
-    return Resolution(conversation_id, freed)
+    return None if row is None else Resolution(row, row["freed_agent_id"])

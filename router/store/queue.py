@@ -58,6 +58,11 @@ async def assign_next_queued(conn: Connection, ranked: list[AgentLoad]) -> Assig
     )
 
 
+async def anyone_waiting(conn: Connection) -> bool:
+    """Whether any conversation is queued: cheap (a partial index), so the queue is not run for nothing."""
+    return bool(await conn.fetchval("SELECT EXISTS (SELECT 1 FROM conversations WHERE status = 'queued')"))
+
+
 async def queue_depth(conn: Connection) -> int:
     """How many conversations wait for an agent."""
     count = await conn.fetchval("SELECT count(*) FROM conversations WHERE status = 'queued'")
