@@ -39,6 +39,8 @@ class Report:
     provider_requests: int
     duplicate_sends: int
     dispatch_outcomes: dict[str, float]
+    stranded_conversations: int  # assigned to an agent who is offline, after the run settled
+    agents_with_pending_drift: int  # pending counter differs from the conversations the agent holds
     lag_first_quarter: float
     lag_last_quarter: float
     lag_max: float
@@ -62,6 +64,11 @@ def evaluate(report: Report, targets: Targets) -> list[str]:
     if report.most_over_cap > 0 or report.highest_pending_seen > report.agent_cap:
         over = max(report.most_over_cap, report.highest_pending_seen - report.agent_cap)
         missed.append(f"an agent went {over} over their cap")
+    if report.stranded_conversations or report.agents_with_pending_drift:
+        missed.append(
+            f"{report.stranded_conversations} conversations left with offline agents, "
+            f"{report.agents_with_pending_drift} agents' pending counters drifted"
+        )
     if report.cap_samples == 0:
         missed.append("the cap was never sampled")
     if report.webhooks_failed:
@@ -116,6 +123,10 @@ def render(report: Report) -> str:
         (
             "replies sent / provider requests / dup",
             f"{report.replies_sent} / {report.provider_requests} / {report.duplicate_sends}",
+        ),
+        (
+            "stranded on offline agents / pending drift",
+            f"{report.stranded_conversations} / {report.agents_with_pending_drift}",
         ),
         ("dispatch outcomes", ", ".join(f"{k} {v:.0f}" for k, v in sorted(report.dispatch_outcomes.items())) or "-"),
         (

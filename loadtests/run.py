@@ -170,19 +170,22 @@ async def _sample(
     http: httpx.AsyncClient, conn: asyncpg.Connection, config: LoadConfig, samples: Samples, stop: asyncio.Event
 ) -> None:
     """Every half second: the highest pending counter, the most conversations any agent holds, the lag."""
-    admin = {"authorization": f"Bearer {config.admin_token}"}
     assert samples.lag is not None
     while not stop.is_set():
-        agents = (await http.get(f"{config.router}/v1/agents", headers=admin)).json()["items"]
-        # Each agent against their own cap: above zero is a violation, whatever the caps are.
-        held_over_cap = await conn.fetchval(
-            """SELECT coalesce(max(held.n - a.max_pending), -1) FROM agents a JOIN (
-                 SELECT assignee_id, count(*) AS n FROM conversations WHERE status = 'assigned'
-                  GROUP BY assignee_id) held ON held.assignee_id = a.id"""
+        # From the database, not the API: the sample must not load the router it measures. Each agent is
+        # held against their own cap: above zero is a violation, whatever the caps are.
+        row = await conn.fetchrow(
+            """SELECT (SELECT coalesce(max(pending), 0) FROM agents WHERE name = $1) AS run_pending,
+                      (SELECT coalesce(max(pending - max_pending), -1) FROM agents) AS pending_over_cap,
+                      (SELECT coalesce(max(held.n - a.max_pending), -1) FROM agents a JOIN (
+                          SELECT assignee_id, count(*) AS n FROM conversations WHERE status = 'assigned'
+                           GROUP BY assignee_id) held ON held.assignee_id = a.id) AS held_over_cap""",
+            config.agent_name,
         )
-        samples.pending = max([samples.pending, *(a["pending"] for a in agents if a["name"] == config.agent_name)])
-        samples.pending_over_cap = max([samples.pending_over_cap, *(a["pending"] - a["max_pending"] for a in agents)])
-        samples.held_over_cap = max(samples.held_over_cap, int(held_over_cap))
+        assert row is not None
+        samples.pending = max(samples.pending, int(row["run_pending"]))
+        samples.pending_over_cap = max(samples.pending_over_cap, int(row["pending_over_cap"]))
+        samples.held_over_cap = max(samples.held_over_cap, int(row["held_over_cap"]))
         samples.count += 1
         lag = await _metric_values(http, _routers(config), "switchboard_consumer_lag", "group")
         samples.lag.append(lag.get("switchboard-router", 0.0))
@@ -295,6 +298,13 @@ async def _measure(
             config.agent_name,
         )
     )
+    invariants = await conn.fetchrow(
+        """SELECT (SELECT count(*) FROM conversations c JOIN agents a ON a.id = c.assignee_id
+                    WHERE c.status = 'assigned' AND a.status = 'offline') AS stranded,
+                  (SELECT count(*) FROM agents a WHERE a.pending <> (SELECT count(*) FROM conversations c
+                    WHERE c.assignee_id = a.id AND c.status = 'assigned')) AS drifted"""
+    )
+    assert invariants is not None
     provider = (await http.get(f"{config.sandbox}/sandbox/stats")).json()
     provider_requests = int(provider["requests"])
     dispatch_after = await _metric_values(http, config.dispatcher, "switchboard_dispatch_total", "outcome")
@@ -330,6 +340,8 @@ async def _measure(
         provider_requests=provider_requests,
         duplicate_sends=provider_requests - int(provider["distinct_bodies"]),
         dispatch_outcomes=outcomes,
+        stranded_conversations=int(invariants["stranded"]),
+        agents_with_pending_drift=int(invariants["drifted"]),
         lag_first_quarter=sum(lag[:quarter]) / quarter,
         lag_last_quarter=sum(lag[-quarter:]) / quarter,
         lag_max=max(lag),

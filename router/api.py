@@ -127,16 +127,21 @@ async def get_agent(agent_id: UUID, caller: Caller, state: State) -> AgentView:
 async def set_presence(agent_id: UUID, body: PresenceUpdate, caller: Caller, state: State) -> AgentView:
     if not caller.may_act_as(agent_id):
         raise Forbidden("agents may only set their own presence")
-    change = await in_transaction(state.pool, lambda conn: agent_store.set_presence(conn, agent_id, body.status))
-    if change is None:
+    async with state.pool.acquire() as conn:
+        agent = await agent_store.set_presence(conn, agent_id, body.status)
+    if agent is None:
         raise NotFound(f"no agent {agent_id}")
-    if body.status == "online" or change.released:
-        await state.assigner.drain()
+    if body.status == "offline":
+        change = await in_transaction(state.pool, lambda conn: agent_store.release_conversations(conn, agent_id))
+        if change is not None:
+            agent = change.agent
+            if change.released:
+                await state.assigner.drain()
+    elif body.status == "online" and await state.assigner.drain():
         async with state.pool.acquire() as conn:
-            row = await agent_store.get_agent(conn, agent_id)
-        assert row is not None
-        return AgentView.of(row)
-    return AgentView.of(change.agent)
+            agent = await agent_store.get_agent(conn, agent_id)
+        assert agent is not None
+    return AgentView.of(agent)
 
 
 @routes.get("/agents/{agent_id}/conversations")

@@ -11,18 +11,19 @@ Each assignment is one statement (`assign_next_queued`, migration 0002) applying
 import asyncio
 import contextlib
 import logging
+from functools import partial
 from uuid import UUID
 
 from aiokafka import AIOKafkaProducer
 
 from router.assignment import after_assignment, rank_agents
-from router.store.agents import agents_by_status
+from router.store.agents import agents_by_status, offline_agents_holding_conversations, release_conversations
 from router.store.queue import Assignment, NoSlot, anyone_waiting, assign_next_queued, free_agents, queue_depth
 from schemas.assignment import AssignmentEvent
 from schemas.wire import encode
 from services.kafka import Topics
 from services.metrics import AGENTS, ASSIGNMENT_LATENCY, QUEUE_DEPTH
-from services.postgres import Pool
+from services.postgres import Pool, in_transaction
 
 log = logging.getLogger(__name__)
 
@@ -76,10 +77,19 @@ class Assigner:
         # Fire and forget: the assignment is already committed; the event only informs listeners.
         await self._producer.send(self._topics.assignments, encode(event), key=str(event.agent_id).encode())
 
+    async def release_from_offline_agents(self) -> None:
+        """Hand back conversations still held by offline agents (a release interrupted by a crash)."""
+        async with self._pool.acquire() as conn:
+            stranded = await offline_agents_holding_conversations(conn)
+        for agent_id in stranded:
+            log.warning("releasing conversations still held by offline agent %s", agent_id)
+            await in_transaction(self._pool, partial(release_conversations, agent_id=agent_id))
+
     async def sweep_until(self, stopping: asyncio.Event, interval_s: float) -> None:
         """Periodically drain the queue and refresh the queue and agent gauges, until `stopping` is set."""
         while not stopping.is_set():
             try:
+                await self.release_from_offline_agents()
                 await self.drain()
                 async with self._pool.acquire() as conn:
                     QUEUE_DEPTH.set(await queue_depth(conn))

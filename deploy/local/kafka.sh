@@ -124,7 +124,7 @@ cmd_install() {
 # Kafka's own G1 flags; heap sized for a 2-core dev box. Logging config passed explicitly
 # because the jars carry none.
 JAVA=(java -Xms256m -Xmx512m
-  -XX:+UseG1GC -XX:MaxGCPauseMillis=20 -XX:InitiatingHeapOccupancyPercent=35
+  -XX:+UseSerialGC
   -XX:+ExplicitGCInvokesConcurrent -Djava.awt.headless=true
   -Dlog4j2.configurationFile="$LOG4J_CONF"
   -cp "$LIB_DIR/*")

@@ -49,33 +49,52 @@ async def list_agents(conn: Connection) -> list[asyncpg.Record]:
     return await conn.fetch(f"SELECT {_AGENT_COLUMNS} FROM agents ORDER BY created_at, id")
 
 
-async def set_presence(conn: Connection, agent_id: UUID, status: str) -> PresenceChange | None:
-    """Change an agent's presence; offline returns their assigned conversations to the queue.
+async def set_presence(conn: Connection, agent_id: UUID, status: str) -> asyncpg.Record | None:
+    """Change an agent's presence in one statement, committed before anything else is done.
 
-    Conversations are locked before the agent row, the same order as resolving one, so the two never
-    deadlock. Released conversations keep their `waiting_since`, so they go ahead of newer ones.
+    Going offline must take effect first: the queue's slot UPDATE only fills online agents, so once this
+    commits no new conversation can reach the agent while `release_conversations` hands theirs back.
+    (Releasing first let a concurrent assignment land on the agent in between and stay there.)
     """
-    released: list[UUID] = []
-    if status == "offline":
-        released = [
-            r["id"]
-            for r in await conn.fetch(
-                """UPDATE conversations SET status = 'queued', assignee_id = NULL, assigned_at = NULL
-                    WHERE assignee_id = $1 AND status = 'assigned' RETURNING id""",
-                agent_id,
-            )
-        ]
-    agent = await conn.fetchrow(
+    return await conn.fetchrow(
         f"""UPDATE agents
-               SET pending = pending - $3,
-                   status_changed_at = CASE WHEN status = $2 THEN status_changed_at ELSE now() END,
+               SET status_changed_at = CASE WHEN status = $2 THEN status_changed_at ELSE now() END,
                    status = $2
              WHERE id = $1 RETURNING {_AGENT_COLUMNS}""",
         agent_id,
         status,
-        len(released),
+    )
+
+
+async def release_conversations(conn: Connection, agent_id: UUID) -> PresenceChange | None:
+    """Return an offline agent's assigned conversations to the queue and free their slots (one transaction).
+
+    Conversations are locked before the agent row, the same order as resolving one, so the two never
+    deadlock. Released conversations keep their `waiting_since`, so they go ahead of newer ones. Nothing
+    is released if the agent came back online meanwhile.
+    """
+    released = [
+        r["id"]
+        for r in await conn.fetch(
+            """UPDATE conversations SET status = 'queued', assignee_id = NULL, assigned_at = NULL
+                WHERE assignee_id = $1 AND status = 'assigned'
+                  AND EXISTS (SELECT 1 FROM agents WHERE id = $1 AND status = 'offline') RETURNING id""",
+            agent_id,
+        )
+    ]
+    agent = await conn.fetchrow(
+        f"UPDATE agents SET pending = pending - $2 WHERE id = $1 RETURNING {_AGENT_COLUMNS}", agent_id, len(released)
     )
     return None if agent is None else PresenceChange(agent, released)
+
+
+async def offline_agents_holding_conversations(conn: Connection) -> list[UUID]:
+    """Agents offline who still hold conversations: a release that did not happen (a crash between steps)."""
+    rows = await conn.fetch(
+        """SELECT DISTINCT c.assignee_id FROM conversations c JOIN agents a ON a.id = c.assignee_id
+            WHERE c.status = 'assigned' AND a.status = 'offline'"""
+    )
+    return [r["assignee_id"] for r in rows]
 
 
 async def agents_by_status(conn: Connection) -> dict[str, int]:

@@ -3,6 +3,7 @@
 import asyncio
 from collections.abc import AsyncIterator, Iterator
 from contextlib import asynccontextmanager
+from functools import partial
 
 import asyncpg
 import pytest
@@ -186,3 +187,29 @@ async def _queued(db: asyncpg.Connection, n: int) -> bool:
 
 async def _has_status(db: asyncpg.Connection, status: str) -> bool:
     return status in await statuses(db)
+
+
+async def test_going_offline_while_conversations_arrive_strands_none_on_the_agent(
+    switchboard: Switchboard, db: asyncpg.Connection
+):
+    bo = await switchboard.online_agent("Bo", max_pending=400)  # takes every conversation of the rounds
+    for round_ in range(8):
+        ana = await switchboard.online_agent(f"Ana {round_}", max_pending=50)
+        arrivals = [switchboard.customer_writes(f"97256{round_}{n:05d}", "hi") for n in range(40)]
+        await asyncio.gather(*arrivals[:20], switchboard.set_presence(ana, "offline"), *arrivals[20:])
+        await eventually(partial(_all_assigned, db, 40 * (round_ + 1)), what=f"round {round_} settled")
+        stranded = await db.fetchval(
+            """SELECT count(*) FROM conversations c JOIN agents a ON a.id = c.assignee_id
+                WHERE c.status = 'assigned' AND a.status = 'offline'"""
+        )
+        assert stranded == 0, f"round {round_}: conversations left with an offline agent"
+        counters = await db.fetch(
+            """SELECT a.pending, (SELECT count(*) FROM conversations c
+                                   WHERE c.assignee_id = a.id AND c.status = 'assigned') AS held FROM agents a"""
+        )
+        assert all(r["pending"] == r["held"] for r in counters), f"round {round_}: pending drifted"
+    assert len(await switchboard.agent_conversations(bo)) == 320
+
+
+async def _all_assigned(db: asyncpg.Connection, n: int) -> bool:
+    return await statuses(db) == {"assigned": n}
