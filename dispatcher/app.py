@@ -13,7 +13,7 @@ from dispatcher.settings import DispatcherSettings
 from services.consuming import consume, stop_background
 from services.health import health_routes, tasks_running
 from services.kafka import Topics, ensure_topics, make_consumer, make_producer, wait_for_kafka
-from services.metrics import metrics_routes
+from services.metrics import FASTAPI_TELEMETRY_OFF, metrics_routes
 from services.postgres import create_pool
 
 SHUTDOWN_DEADLINE_S = 15.0
@@ -53,7 +53,7 @@ def create_app(settings: DispatcherSettings) -> FastAPI:
             await producer.stop()
             await pool.close()
 
-    app = FastAPI(title="Switchboard dispatcher", lifespan=lifespan)
+    app = FastAPI(title="Switchboard dispatcher", telemetry=FASTAPI_TELEMETRY_OFF, lifespan=lifespan)
     app.include_router(metrics_routes)
 
     async def database_answers() -> object:

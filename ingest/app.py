@@ -16,7 +16,7 @@ from ingest.settings import IngestSettings
 from ingest.webhook import WebhookRequest
 from services.health import health_routes
 from services.kafka import Topics, ensure_topics, make_producer, wait_for_kafka
-from services.metrics import INGEST_MESSAGES, WEBHOOK_SECONDS, metrics_routes
+from services.metrics import FASTAPI_TELEMETRY_OFF, INGEST_MESSAGES, WEBHOOK_SECONDS, metrics_routes
 
 META_CHANNELS = ("whatsapp", "messenger", "instagram")
 
@@ -38,7 +38,7 @@ def create_app(settings: IngestSettings) -> FastAPI:
         finally:
             await producer.stop()
 
-    app = FastAPI(title="Switchboard ingest", lifespan=lifespan)
+    app = FastAPI(title="Switchboard ingest", telemetry=FASTAPI_TELEMETRY_OFF, lifespan=lifespan)
     app.include_router(metrics_routes)
 
     async def kafka_answers() -> object:

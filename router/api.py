@@ -50,7 +50,7 @@ class RouterState:
         self.agents_by_token_hash: dict[str, UUID] = {}
 
 
-def _state(request: Request) -> RouterState:
+async def _state(request: Request) -> RouterState:  # async: FastAPI runs a sync dependency in a thread
     state: RouterState = request.app.state.router
     return state
 

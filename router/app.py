@@ -18,7 +18,7 @@ from router.store.inbound import ensure_account
 from services.consuming import consume, stop_background
 from services.health import health_routes, tasks_running
 from services.kafka import Topics, ensure_topics, make_consumer, make_producer, wait_for_kafka
-from services.metrics import metrics_routes
+from services.metrics import FASTAPI_TELEMETRY_OFF, metrics_routes
 from services.postgres import Pool, create_pool, migrate
 
 log = logging.getLogger(__name__)
@@ -70,7 +70,7 @@ def create_app(settings: RouterSettings) -> FastAPI:
             await producer.stop()
             await pool.close()
 
-    app = FastAPI(title="Switchboard router", lifespan=lifespan)
+    app = FastAPI(title="Switchboard router", telemetry=FASTAPI_TELEMETRY_OFF, lifespan=lifespan)
     if settings.serves_api:
         app.include_router(routes)
     app.include_router(metrics_routes)

@@ -17,7 +17,7 @@ from fastapi.responses import JSONResponse
 from pydantic import BaseModel, ConfigDict, Field
 
 from services.health import health_routes
-from services.metrics import metrics_routes
+from services.metrics import FASTAPI_TELEMETRY_OFF, metrics_routes
 
 
 class Fault(BaseModel):
@@ -77,7 +77,7 @@ def _meta_error(status: int) -> dict[str, Any]:
 
 def create_app() -> FastAPI:
     sandbox = Sandbox()
-    app = FastAPI(title="Switchboard provider sandbox")
+    app = FastAPI(title="Switchboard provider sandbox", telemetry=FASTAPI_TELEMETRY_OFF)
     app.include_router(metrics_routes)
 
     async def always_ready() -> bool:

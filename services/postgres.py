@@ -36,9 +36,16 @@ async def register_codecs(conn: Connection) -> None:
     )
 
 
+async def _keep_session(conn: Connection) -> None:
+    """Skip asyncpg's reset on release (RESET ALL, UNLISTEN, unlock-all: a round trip per acquire):
+    Switchboard keeps no session state, and its advisory locks are transaction-scoped."""
+
+
 async def create_pool(dsn: str, *, min_size: int = 2, max_size: int = 10) -> Pool:
     """A pool whose connections decode jsonb to Python values."""
-    pool = await asyncpg.create_pool(dsn, min_size=min_size, max_size=max_size, init=register_codecs)
+    pool = await asyncpg.create_pool(
+        dsn, min_size=min_size, max_size=max_size, init=register_codecs, reset=_keep_session
+    )
     assert pool is not None
     return pool
 
