@@ -1,5 +1,5 @@
 # The single entry point: `make run`, `make test`, `make stop` (see README.md).
-.PHONY: run test stop setup lint typecheck format loadtest
+.PHONY: run test stop setup lint typecheck format loadtest bench
 
 run:
 	@deploy/local/run.sh
@@ -29,3 +29,7 @@ RATE ?= 500
 DURATION ?= 60
 loadtest: setup
 	.venv/bin/python -m loadtests.run --rate $(RATE) --duration $(DURATION)
+
+# Step the rate up until the pipeline stops keeping up; a bare endpoint gives the machine's ceiling.
+bench: setup
+	.venv/bin/python -m loadtests.bench

@@ -78,7 +78,7 @@ async def run_load(config: LoadConfig, targets: Targets) -> Report:
         sampler_conn = await asyncpg.connect(config.database_url)  # the sampler runs beside other queries
         sampler = asyncio.create_task(_sample(http, sampler_conn, config, samples, stop_sampling))
         try:
-            stats = await _run_locust(config, run_id)
+            stats = await run_locust(config, run_id)
             load_ended = time.time()
             await _drain(conn, run_id, stats["ok"], config.drain_timeout)
             await _settle(conn, http, config)
@@ -103,7 +103,8 @@ async def run_load(config: LoadConfig, targets: Targets) -> Report:
     return report
 
 
-async def _run_locust(config: LoadConfig, run_id: str) -> dict[str, float]:
+async def run_locust(config: LoadConfig, run_id: str) -> dict[str, float]:
+    """Run Locust against `config.ingest` and return the webhook row of its statistics."""
     csv_prefix = config.report_dir / f"locust-{run_id}"
     env = {
         **os.environ,
@@ -117,10 +118,13 @@ async def _run_locust(config: LoadConfig, run_id: str) -> dict[str, float]:
         "LOCUST_ADMIN_TOKEN": config.admin_token,
         "LOCUST_ROUTER": config.router,
     }
+    # Without agents, only the customer traffic runs (a bare endpoint has no agent API to call).
+    user_classes = [] if config.agents else ["CustomerTraffic"]
     process = await asyncio.create_subprocess_exec(
         str(REPO / ".venv" / "bin" / "locust"),
         "-f",
         str(REPO / "loadtests" / "locustfile.py"),
+        *user_classes,
         "--headless",
         "--host",
         config.ingest,

@@ -2,7 +2,6 @@
 
 import os
 import signal
-import socket
 import subprocess
 import sys
 import time
@@ -11,15 +10,12 @@ from pathlib import Path
 
 import httpx
 
+from loadtests.ports import free_port
+
+__all__ = ["ServiceProcess", "free_port", "run_script"]
+
 REPO = Path(__file__).resolve().parents[2]
 LOGS = REPO / ".local" / "log"
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        port: int = sock.getsockname()[1]
-        return port
 
 
 @dataclass
