@@ -28,7 +28,7 @@ def create_app(settings: DispatcherSettings) -> FastAPI:
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         await wait_for_kafka(settings.kafka_bootstrap, timeout_s=60)
         await ensure_topics(settings.kafka_bootstrap, topics)
-        pool = await create_pool(settings.database_url.get_secret_value())
+        pool = await create_pool(settings.database_url.get_secret_value(), max_size=settings.max_concurrent_sends + 2)
         producer = make_producer(settings.kafka_bootstrap, client_id="switchboard-dispatcher")
         client = httpx.AsyncClient(timeout=settings.send_timeout_s)
         stopping = asyncio.Event()

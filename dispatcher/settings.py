@@ -11,5 +11,6 @@ class DispatcherSettings(CommonSettings):
     whatsapp_api_base: str = "https://graph.facebook.com/v21.0"
     send_timeout_s: float = 10.0
     max_attempts: int = 5
+    max_concurrent_sends: int = 32  # conversations sent to at once; one conversation's replies stay in order
     retry_initial_s: float = 0.2
     retry_max_s: float = 10.0

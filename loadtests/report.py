@@ -48,6 +48,7 @@ class Report:
     assigned_on_arrival: int = 0  # the router's count: assigned in the drain its own arrival started
     assigned_after_waiting: int = 0  # waited in the queue for an agent to have room
     queued_at_start: int = 0  # a backlog before the run is served first, and shows in its latencies
+    settled: bool = True  # False: the pipeline was still catching up when measured; figures are partial
     missed: list[str] = field(default_factory=list)
 
     def as_json(self) -> dict[str, Any]:
@@ -57,6 +58,8 @@ class Report:
 def evaluate(report: Report, targets: Targets) -> list[str]:
     """Every target the run missed, as a sentence; empty when all were met."""
     missed = []
+    if not report.settled:
+        missed.append("the pipeline had not caught up when measured (lag or unsent replies left): figures are partial")
     if report.messages_lost:
         missed.append(f"{report.messages_lost} accepted messages were never stored")
     if report.duplicate_messages or report.duplicate_sends:

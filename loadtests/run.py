@@ -45,7 +45,7 @@ class LoadConfig:
     report_dir: Path
     router_metrics: tuple[str, ...] = ()  # every router process's base URL: roles may be split
     locust_processes: int = 1
-    drain_timeout: float = 60.0
+    drain_timeout: float = 180.0
     run_id: str = field(default_factory=lambda: str(random.randint(10000, 99999)))
 
     @property
@@ -81,7 +81,7 @@ async def run_load(config: LoadConfig, targets: Targets) -> Report:
             stats = await run_locust(config, run_id)
             load_ended = time.time()
             await _drain(conn, run_id, stats["ok"], config.drain_timeout)
-            await _settle(conn, http, config)
+            settled = await _settle(conn, http, config)
             stop_sampling.set()
             await sampler
             lag_at_end = samples.lag[-1] if samples.lag else 0.0
@@ -89,6 +89,7 @@ async def run_load(config: LoadConfig, targets: Targets) -> Report:
                 conn, http, config, run_id, (started, load_ended), stats, samples, dispatch_before, lag_at_end
             )
             report.queued_at_start = queued_at_start
+            report.settled = settled
             paths_after = await _assignment_paths(http, config)
             report.assigned_on_arrival = int(paths_after.get("immediate", 0) - paths_before.get("immediate", 0))
             report.assigned_after_waiting = int(paths_after.get("queued", 0) - paths_before.get("queued", 0))
@@ -206,19 +207,22 @@ async def _drain(conn: asyncpg.Connection, run_id: str, expected: float, wait_s:
         await asyncio.sleep(0.5)
 
 
-async def _settle(conn: asyncpg.Connection, http: httpx.AsyncClient, config: LoadConfig) -> None:
-    """Wait (bounded) until the routers have consumed everything and no reply is still being sent."""
+async def _settle(conn: asyncpg.Connection, http: httpx.AsyncClient, config: LoadConfig) -> bool:
+    """Wait (bounded) until routers and dispatcher have consumed everything and no reply is still being
+    sent; False if the pipeline was still catching up at the deadline (the report says so)."""
     deadline = time.monotonic() + config.drain_timeout
     while time.monotonic() < deadline:
-        lag = sum((await _metric_values(http, _routers(config), "switchboard_consumer_lag", "group")).values())
+        lags = await _metric_values(http, (*_routers(config), config.dispatcher), "switchboard_consumer_lag", "group")
+        lag = sum(lags.values())
         sending = await conn.fetchval(
             """SELECT count(*) FROM messages m JOIN agents a ON a.id = m.author_agent_id
                 WHERE a.name = $1 AND m.delivery_status IN ('pending', 'sending')""",
             config.agent_name,
         )
         if lag == 0 and sending == 0:
-            return
+            return True
         await asyncio.sleep(0.5)
+    return False
 
 
 async def _close_stale_load_conversations(conn: asyncpg.Connection) -> None:

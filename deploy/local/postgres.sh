@@ -177,6 +177,9 @@ log_destination = 'stderr'
 log_line_prefix = '%m [%p] %q%u@%d '
 log_timezone = 'UTC'
 timezone = 'UTC'
+# Per-statement costs for profiling and operations: SELECT * FROM pg_stat_statements.
+shared_preload_libraries = 'pg_stat_statements'
+pg_stat_statements.track = all
 EOF
   as_server mv "$conf.tmp" "$conf"
 }
@@ -238,6 +241,9 @@ ALTER ROLE $DB_USER WITH LOGIN CREATEDB PASSWORD '$DB_PASSWORD';
 SELECT 'CREATE DATABASE $DB_NAME OWNER $DB_USER'
   WHERE NOT EXISTS (SELECT FROM pg_database WHERE datname = '$DB_NAME')
 \gexec
+\connect $DB_NAME
+CREATE EXTENSION IF NOT EXISTS pg_stat_statements;
+GRANT pg_read_all_stats TO $DB_USER;
 SQL
 }
 

@@ -91,3 +91,18 @@ async def test_a_reply_outside_whatsapps_24_hour_window_is_refused_and_never_sen
     assert await switchboard.sandbox_requests() == []
     [letter] = await eventually(lambda: dead_letters(stack, message_id), what="the dead letter")
     assert letter.reason == "outside_window"
+
+
+async def test_one_conversations_replies_reach_the_provider_in_the_order_written(switchboard: Switchboard):
+    agent, conversation = await assigned_conversation(switchboard, "972540000004")
+    texts = [f"part {n} of 8" for n in range(8)]
+    for text in texts:
+        response = await switchboard.reply(agent, conversation["id"], text)
+        assert response.status_code == 202, response.text
+
+    async def all_sent():
+        requests = await switchboard.sandbox_requests()
+        return requests if len(requests) == len(texts) else None
+
+    requests = await eventually(all_sent, what="all eight replies at the provider")
+    assert [r["body"]["text"]["body"] for r in requests] == texts
