@@ -244,6 +244,7 @@ SELECT 'CREATE DATABASE $DB_NAME OWNER $DB_USER'
 \connect $DB_NAME
 CREATE EXTENSION IF NOT EXISTS pg_stat_statements;
 GRANT pg_read_all_stats TO $DB_USER;
+GRANT EXECUTE ON FUNCTION pg_stat_statements_reset(oid, oid, bigint) TO $DB_USER;
 SQL
 }
 
