@@ -1,11 +1,12 @@
 """`make bench`: the highest sustainable rate of the running stack, and of a bare endpoint for scale.
 
 Steps the offered rate up (x `--factor` each step, `--step-duration` seconds each) until a step fails:
-- the bare FastAPI endpoint (loadtests/bare_app.py) fails a step at webhook p99 >= 50 ms, any failed
-  request, or under 95% of the offered rate achieved: the machine's HTTP ceiling;
-- the pipeline fails a step at webhook -> assigned p99 >= 2 s, any lost or duplicate message, a cap
-  violation, any failed webhook, or under 95% achieved: its highest sustainable rate.
-Both run against the same machine in the same invocation; the result is reported as a ratio.
+- the bare FastAPI endpoint (loadtests/bare_app.py) fails a step at webhook p99 >= 50 ms or any failed
+  request: the machine's HTTP ceiling;
+- the pipeline fails a step at webhook -> assigned p99 >= 2 s or any error (a failed webhook, a lost or
+  duplicate message or send, a cap violation, a stranded conversation): its highest sustainable rate.
+Each figure is the achieved rate of the last step that passed. Both run on the same machine in the same
+invocation; the result is reported as a ratio.
 """
 
 import argparse
@@ -27,14 +28,19 @@ PIPELINE_ASSIGNED_P99_MS = 2000.0
 BARE_WEBHOOK_P99_MS = 50.0
 
 
-def bare_step_passes(stats: dict[str, float], rate: float) -> bool:
-    """Whether the bare endpoint kept up with this step."""
-    return stats["failed"] == 0 and stats["rps"] >= 0.95 * rate and stats["p99"] < BARE_WEBHOOK_P99_MS
+def bare_step_passes(stats: dict[str, float]) -> bool:
+    """Whether the bare endpoint answered this step within its latency bound, without errors."""
+    return stats["failed"] == 0 and stats["p99"] < BARE_WEBHOOK_P99_MS
 
 
 def pipeline_step_misses(report: Report) -> list[str]:
-    """Why the pipeline did not sustain this step; empty when it did."""
-    targets = Targets(assigned_p99_ms=PIPELINE_ASSIGNED_P99_MS, webhook_p99_ms=float("inf"), max_final_lag_seconds=2.0)
+    """Why the pipeline did not sustain this step (the issue's bound: assignment p99 < 2 s, no errors)."""
+    targets = Targets(
+        assigned_p99_ms=PIPELINE_ASSIGNED_P99_MS,
+        webhook_p99_ms=float("inf"),
+        min_achieved_share=0.0,  # reported, not judged: the figure is the achieved rate
+        max_final_lag_seconds=2.0,
+    )
     return evaluate(report, targets)
 
 
@@ -48,7 +54,7 @@ async def bench(config: LoadConfig, start: float, factor: float, max_rate: float
         rate = start
         while rate <= max_rate:
             stats = await run_locust(replace(config, ingest=f"http://127.0.0.1:{port}", rate=rate, agents=0), "1")
-            passed = bare_step_passes(stats, rate)
+            passed = bare_step_passes(stats)
             steps.append({"target": "bare", "rate": rate, "passed": passed, **stats})
             print(
                 f"bare      {rate:7.0f} msg/s: achieved {stats['rps']:.0f}, p99 {stats['p99']:.0f} ms -> "
@@ -57,7 +63,7 @@ async def bench(config: LoadConfig, start: float, factor: float, max_rate: float
             )
             if not passed:
                 break
-            bare_ceiling = rate
+            bare_ceiling = stats["rps"]
             rate *= factor
     finally:
         bare.terminate()
@@ -79,7 +85,7 @@ async def bench(config: LoadConfig, start: float, factor: float, max_rate: float
         )
         if misses:
             break
-        sustainable = rate
+        sustainable = report.achieved_rate
         rate *= factor
     return {
         "bare_ceiling": bare_ceiling,

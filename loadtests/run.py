@@ -286,7 +286,7 @@ async def _measure(
         """SELECT count(*) AS conversations,
                   -- The agents log off as the load stops: the last seconds' arrivals are left for nobody.
                   count(*) FILTER (WHERE first_assigned_at IS NULL
-                                     AND received_at < to_timestamp($3) - interval '2 seconds') AS never_assigned,
+                                     AND received_at < to_timestamp($3) - interval '5 seconds') AS never_assigned,
                   percentile_cont(ARRAY[0.5, 0.95, 0.99]) WITHIN GROUP (
                       ORDER BY extract(epoch FROM first_assigned_at - received_at) * 1000)
                       FILTER (WHERE first_assigned_at IS NOT NULL) AS ms

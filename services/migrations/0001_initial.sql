@@ -23,6 +23,8 @@ CREATE TABLE agents (
     created_at timestamptz NOT NULL DEFAULT now(),
     CONSTRAINT pending_within_cap CHECK (pending >= 0 AND pending <= max_pending)
 );
+-- The queue reads the free agents on every drain; without this it scans every agent ever created.
+CREATE INDEX agents_online ON agents (id) WHERE status = 'online';
 
 CREATE TABLE contacts (
     id uuid PRIMARY KEY DEFAULT gen_random_uuid(),

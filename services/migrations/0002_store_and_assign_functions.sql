@@ -49,6 +49,9 @@ $$;
 
 -- Give the queue's first conversation (SKIP LOCKED: routers never wait on each other's) to the first agent
 -- of `p_ranked_agents` who still has a slot. The slot is taken by an UPDATE that re-checks status and cap.
+-- An agent another drain is filling is skipped, not waited on: every drain ranks agents alike, and waiting
+-- made them all queue on the best agent's row lock (3.3 ms per slot UPDATE at 500 msg/s); that drain runs
+-- the queue again after it commits, so skipping loses nothing.
 -- No row: the queue is empty. A row without agent_id: a conversation waits but none of the agents had room.
 CREATE FUNCTION assign_next_queued(p_ranked_agents uuid[])
 RETURNS TABLE (conversation_id uuid, agent_id uuid, assigned_at timestamptz, received_at timestamptz,
@@ -67,6 +70,8 @@ BEGIN
         RETURN;
     END IF;
     FOREACH v_agent IN ARRAY p_ranked_agents LOOP
+        PERFORM 1 FROM agents a WHERE a.id = v_agent FOR UPDATE SKIP LOCKED;
+        CONTINUE WHEN NOT FOUND;
         UPDATE agents a SET pending = a.pending + 1, last_assigned_at = clock_timestamp()
          WHERE a.id = v_agent AND a.status = 'online' AND a.pending < a.max_pending
         RETURNING a.last_assigned_at INTO v_at;
