@@ -12,10 +12,11 @@ import pytest
 import pytest_asyncio
 from aiokafka.admin import AIOKafkaAdminClient
 
+from loadtests.ports import free_port
 from services.kafka import Topics
 from services.postgres import register_codecs
 from tests.integration.client import Switchboard
-from tests.integration.services import ServiceProcess, free_port, run_script
+from tests.integration.services import ServiceProcess, run_script
 
 ADMIN_TOKEN = "test-admin-token"
 APP_SECRET = "test-meta-app-secret"

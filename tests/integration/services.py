@@ -10,10 +10,6 @@ from pathlib import Path
 
 import httpx
 
-from loadtests.ports import free_port
-
-__all__ = ["ServiceProcess", "free_port", "run_script"]
-
 REPO = Path(__file__).resolve().parents[2]
 LOGS = REPO / ".local" / "log"
 

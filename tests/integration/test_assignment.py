@@ -9,9 +9,10 @@ import asyncpg
 import pytest
 from prometheus_client.parser import text_string_to_metric_families
 
+from loadtests.ports import free_port
 from tests.integration.client import Switchboard, eventually
 from tests.integration.conftest import Stack
-from tests.integration.services import ServiceProcess, free_port
+from tests.integration.services import ServiceProcess
 
 pytestmark = pytest.mark.integration
 
