@@ -80,6 +80,7 @@ async def run_load(config: LoadConfig, targets: Targets) -> Report:
         try:
             stats = await run_locust(config, run_id)
             load_ended = time.time()
+            await _log_off_agents(http, conn, config)
             await _drain(conn, run_id, stats["ok"], config.drain_timeout)
             settled = await _settle(conn, http, config)
             stop_sampling.set()
@@ -207,6 +208,15 @@ async def _drain(conn: asyncpg.Connection, run_id: str, expected: float, wait_s:
         await asyncio.sleep(0.5)
 
 
+async def _log_off_agents(http: httpx.AsyncClient, conn: asyncpg.Connection, config: LoadConfig) -> None:
+    """Take this run's agents offline if Locust stopped them before their own log-off got through: an
+    agent left online would hold conversations nobody answers, and the next run would inherit them."""
+    admin = {"authorization": f"Bearer {config.admin_token}"}
+    still_online = await conn.fetch("SELECT id FROM agents WHERE name = $1 AND status <> 'offline'", config.agent_name)
+    for agent in still_online:
+        await http.put(f"{config.router}/v1/agents/{agent['id']}/presence", json={"status": "offline"}, headers=admin)
+
+
 async def _settle(conn: asyncpg.Connection, http: httpx.AsyncClient, config: LoadConfig) -> bool:
     """Wait (bounded) until routers and dispatcher have consumed everything and no reply is still being
     sent; False if the pipeline was still catching up at the deadline (the report says so)."""
@@ -307,8 +317,12 @@ async def _measure(
         )
     )
     invariants = await conn.fetchrow(
+        # Held by an agent offline for over 5 s: going offline releases within milliseconds, so this is a
+        # release that never happened, not one still in flight (the API may still be working through
+        # the agents' log-offs when the load stops).
         """SELECT (SELECT count(*) FROM conversations c JOIN agents a ON a.id = c.assignee_id
-                    WHERE c.status = 'assigned' AND a.status = 'offline') AS stranded,
+                    WHERE c.status = 'assigned' AND a.status = 'offline'
+                      AND a.status_changed_at < now() - interval '5 seconds') AS stranded,
                   (SELECT count(*) FROM agents a WHERE a.pending <> (SELECT count(*) FROM conversations c
                     WHERE c.assignee_id = a.id AND c.status = 'assigned')) AS drifted"""
     )

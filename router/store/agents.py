@@ -88,11 +88,17 @@ async def release_conversations(conn: Connection, agent_id: UUID) -> PresenceCha
     return None if agent is None else PresenceChange(agent, released)
 
 
+# Going offline is two steps a few milliseconds apart (status, then release); an agent still holding
+# conversations this long after going offline was not released (a crash between the steps).
+STRANDED_AFTER = "5 seconds"
+
+
 async def offline_agents_holding_conversations(conn: Connection) -> list[UUID]:
-    """Agents offline who still hold conversations: a release that did not happen (a crash between steps)."""
+    """Agents offline for a while who still hold conversations: a release that did not happen."""
     rows = await conn.fetch(
-        """SELECT DISTINCT c.assignee_id FROM conversations c JOIN agents a ON a.id = c.assignee_id
-            WHERE c.status = 'assigned' AND a.status = 'offline'"""
+        f"""SELECT DISTINCT c.assignee_id FROM conversations c JOIN agents a ON a.id = c.assignee_id
+             WHERE c.status = 'assigned' AND a.status = 'offline'
+               AND a.status_changed_at < now() - interval '{STRANDED_AFTER}'"""
     )
     return [r["assignee_id"] for r in rows]
 
