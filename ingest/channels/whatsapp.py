@@ -81,7 +81,7 @@ class _Status(_Lenient):
     status: str
     timestamp: str
     recipient_id: str
-    errors: list[_Error] = []
+    errors: tuple[_Error, ...] = ()
 
 
 class _Profile(_Lenient):
@@ -100,9 +100,10 @@ class _Metadata(_Lenient):
 class _Value(_Lenient):
     messaging_product: Literal["whatsapp"]
     metadata: _Metadata
-    contacts: list[_Contact] = []
-    messages: list[_Message] = []
-    statuses: list[_Status] = []
+    # Tuples, not lists: pydantic deep-copies a mutable default on every instance (7% of py-spy samples).
+    contacts: tuple[_Contact, ...] = ()
+    messages: tuple[_Message, ...] = ()
+    statuses: tuple[_Status, ...] = ()
 
 
 class _Change(_Lenient):
@@ -112,12 +113,12 @@ class _Change(_Lenient):
 
 class _Entry(_Lenient):
     id: str
-    changes: list[_Change]
+    changes: tuple[_Change, ...]
 
 
 class _Payload(_Lenient):
     object: Literal["whatsapp_business_account"]
-    entry: list[_Entry]
+    entry: tuple[_Entry, ...]
 
 
 class WhatsAppWebhook:
