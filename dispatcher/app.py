@@ -4,11 +4,11 @@ import asyncio
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
-import httpx
 from fastapi import FastAPI
 
 from dispatcher.channels import build_senders
 from dispatcher.consumer import OutboundHandler
+from dispatcher.provider_client import make_provider_client
 from dispatcher.settings import DispatcherSettings
 from services.consuming import consume, stop_background
 from services.health import health_routes, tasks_running
@@ -30,7 +30,7 @@ def create_app(settings: DispatcherSettings) -> FastAPI:
         await ensure_topics(settings.kafka_bootstrap, topics)
         pool = await create_pool(settings.database_url.get_secret_value(), max_size=settings.max_concurrent_sends + 2)
         producer = make_producer(settings.kafka_bootstrap, client_id="switchboard-dispatcher")
-        client = httpx.AsyncClient(timeout=settings.send_timeout_s)
+        client = make_provider_client(settings)
         stopping = asyncio.Event()
         app.state.pool = pool
         try:

@@ -1,0 +1,18 @@
+"""The HTTP client the dispatcher sends through: httpx's interface over aiohttp's transport."""
+
+import httpx
+from httpx_aiohttp import AiohttpTransport
+
+from dispatcher.settings import DispatcherSettings
+
+
+def make_provider_client(settings: DispatcherSettings) -> httpx.AsyncClient:
+    """One pooled client for every provider API.
+
+    httpx's own transport was about half of the dispatcher's CPU (py-spy); aiohttp's does the same work
+    in C behind the httpx interface the channel modules and their tests use (2.8 -> 1.7 ms CPU per send).
+    """
+    return httpx.AsyncClient(
+        timeout=settings.send_timeout_s,
+        transport=AiohttpTransport(limits=httpx.Limits(max_connections=settings.max_concurrent_sends)),
+    )
