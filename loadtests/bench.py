@@ -18,9 +18,9 @@ import time
 from dataclasses import replace
 from pathlib import Path
 
-import httpx
 import orjson
 
+from deploy.local.wait_ready import wait_ready
 from loadtests.ports import free_port
 from loadtests.report import Report, Targets, evaluate
 from loadtests.run import REPO, LoadConfig, run_load, run_locust
@@ -53,7 +53,8 @@ async def bench(config: LoadConfig, start: float, factor: float, max_rate: float
     port = free_port()
     bare = await asyncio.create_subprocess_exec(sys.executable, "-m", "loadtests.bare_app", str(port), cwd=REPO)
     try:
-        await _wait_up(f"http://127.0.0.1:{port}/docs")
+        if await asyncio.to_thread(wait_ready, [f"http://127.0.0.1:{port}/docs"], 30):
+            raise TimeoutError("the bare endpoint did not come up")
         bare_ceiling = 0.0
         rate = start
         while rate <= max_rate:
@@ -99,19 +100,6 @@ async def bench(config: LoadConfig, start: float, factor: float, max_rate: float
         "ratio": sustainable / bare_ceiling if bare_ceiling else None,
         "steps": steps,
     }
-
-
-async def _wait_up(url: str) -> None:
-    deadline = time.monotonic() + 30
-    async with httpx.AsyncClient() as http:
-        while time.monotonic() < deadline:
-            try:
-                if (await http.get(url)).status_code == 200:
-                    return
-            except httpx.HTTPError:
-                pass
-            await asyncio.sleep(0.2)
-    raise TimeoutError(f"{url} did not come up")
 
 
 def main() -> int:

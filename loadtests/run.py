@@ -59,7 +59,7 @@ class Samples:
     pending_over_cap: int = -1  # the most any agent's pending counter exceeded their own cap
     held_over_cap: int = -1  # the most any agent's assigned conversations exceeded their own cap
     count: int = 0
-    lag: list[float] | None = None
+    lag: list[float] = field(default_factory=list)
 
 
 async def run_load(config: LoadConfig, targets: Targets) -> Report:
@@ -73,7 +73,7 @@ async def run_load(config: LoadConfig, targets: Targets) -> Report:
         conn = await asyncpg.connect(config.database_url)
         await _close_stale_load_conversations(conn)
         queued_at_start = await _queue_depth(conn)
-        samples = Samples(lag=[])
+        samples = Samples()
         stop_sampling = asyncio.Event()
         sampler_conn = await asyncpg.connect(config.database_url)  # the sampler runs beside other queries
         sampler = asyncio.create_task(_sample(http, sampler_conn, config, samples, stop_sampling))
@@ -176,7 +176,6 @@ async def _sample(
     http: httpx.AsyncClient, conn: asyncpg.Connection, config: LoadConfig, samples: Samples, stop: asyncio.Event
 ) -> None:
     """Every half second: the highest pending counter, the most conversations any agent holds, the lag."""
-    assert samples.lag is not None
     while not stop.is_set():
         # From the database, not the API: the sample must not load the router it measures. Each agent is
         # held against their own cap: above zero is a violation, whatever the caps are.

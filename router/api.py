@@ -1,6 +1,5 @@
 """The agent/admin HTTP API under `/v1`: agents, presence, conversations, replies, resolution."""
 
-import logging
 from typing import Annotated
 from uuid import UUID
 
@@ -12,6 +11,7 @@ from fastapi import APIRouter, Depends, Header, Query, Request
 from router.assigner import Assigner
 from router.auth import Principal, bearer, hash_token, is_admin_token, issue_token
 from router.errors import Conflict, Forbidden, NotFound, Unauthenticated, Unavailable
+from router.store import accounts as account_store
 from router.store import agents as agent_store
 from router.store import conversations as conversation_store
 from router.views import (
@@ -31,8 +31,6 @@ from router.views import (
 from schemas.wire import encode
 from services.kafka import Topics
 from services.postgres import Connection, Pool, in_transaction
-
-log = logging.getLogger(__name__)
 
 
 class RouterState:
@@ -108,7 +106,7 @@ async def list_agents(caller: Caller, state: State) -> Items[AgentView]:
 async def list_accounts(caller: Caller, state: State) -> Items[AccountView]:
     _require_admin(caller)
     async with state.pool.acquire() as conn:
-        rows = await conn.fetch("SELECT id, channel, external_id, name FROM accounts ORDER BY channel, external_id")
+        rows = await account_store.list_accounts(conn)
     return Items(items=[AccountView.model_validate(dict(r)) for r in rows])
 
 

@@ -1,7 +1,6 @@
 """The router process: the agent/admin API, with the inbound consumer and the queue sweep beside it."""
 
 import asyncio
-import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
@@ -14,14 +13,12 @@ from router.assigner import Assigner
 from router.consumer import InboundHandler
 from router.errors import ApiError
 from router.settings import RouterSettings
-from router.store.inbound import ensure_account
+from router.store.accounts import ensure_account
 from services.consuming import consume, stop_background
 from services.health import health_routes, tasks_running
 from services.kafka import Topics, ensure_topics, make_consumer, make_producer, wait_for_kafka
 from services.metrics import FASTAPI_TELEMETRY_OFF, metrics_routes
 from services.postgres import Pool, create_pool, migrate
-
-log = logging.getLogger(__name__)
 
 SHUTDOWN_DEADLINE_S = 10.0
 
@@ -101,4 +98,4 @@ def create_app(settings: RouterSettings) -> FastAPI:
 async def _record_configured_accounts(pool: Pool, settings: RouterSettings) -> None:
     async with pool.acquire() as conn:
         for account in settings.accounts:
-            await ensure_account(conn, account.id, account.channel, account.external_id, account.name)
+            await ensure_account(conn, account)

@@ -11,6 +11,7 @@ Each assignment is one statement (`assign_next_queued`, migration 0002) applying
 import asyncio
 import contextlib
 import logging
+from collections.abc import Set as AbstractSet
 from functools import partial
 from uuid import UUID
 
@@ -38,7 +39,7 @@ class Assigner:
         self._producer = producer
         self._topics = topics
 
-    async def drain(self, arriving: frozenset[UUID] | set[UUID] = frozenset()) -> int:
+    async def drain(self, arriving: AbstractSet[UUID] = frozenset()) -> int:
         """Assign queued conversations until the queue is empty or nobody has room; returns how many.
 
         `arriving` are conversations just stored: their assignments count as immediate, not queued.

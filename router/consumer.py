@@ -1,13 +1,15 @@
 """The router's Kafka consumer: each inbound event stored once, then the conversation assigned."""
 
 import logging
+from collections import Counter
 from uuid import UUID
 
 from aiokafka import ConsumerRecord
 from pydantic import ValidationError
 
 from router.assigner import Assigner
-from router.store.inbound import ensure_account, record_receipt, store_inbound
+from router.store.accounts import ensure_account
+from router.store.inbound import record_receipt, store_inbound
 from schemas.inbound import DeliveryStatus, InboundMessage
 from schemas.wire import decode_inbound
 from services.accounts import ChannelAccount, find_account
@@ -45,8 +47,8 @@ class InboundHandler:
             return
         async with self._pool.acquire() as conn:
             stored = await store_inbound(conn, messages)
-        for result in stored:
-            ROUTED_MESSAGES.labels(kind="message", outcome=result.outcome).inc()
+        for outcome, count in Counter(result.outcome for result in stored).items():
+            ROUTED_MESSAGES.labels(kind="message", outcome=outcome).inc(count)
         waiting = {r.conversation_id for r in stored if r.queued and r.conversation_id is not None}
         if waiting:
             await self._assigner.drain(arriving=waiting)
@@ -64,6 +66,6 @@ class InboundHandler:
         )
         if account.id not in self._recorded_accounts:
             async with self._pool.acquire() as conn:
-                await ensure_account(conn, account.id, account.channel, account.external_id, account.name)
+                await ensure_account(conn, account)
             self._recorded_accounts.add(account.id)
         return account.id

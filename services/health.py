@@ -1,13 +1,10 @@
 """`/healthz` (the process is alive) and `/readyz` (its dependencies answer), the same on every service."""
 
 import asyncio
-import logging
 from collections.abc import Awaitable, Callable
 
 from fastapi import APIRouter
 from fastapi.responses import JSONResponse
-
-log = logging.getLogger(__name__)
 
 Check = Callable[[], Awaitable[object]]
 

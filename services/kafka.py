@@ -12,7 +12,7 @@ from dataclasses import dataclass
 
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
 from aiokafka.admin import AIOKafkaAdminClient, NewTopic
-from aiokafka.errors import TopicAlreadyExistsError
+from aiokafka.errors import KafkaError, TopicAlreadyExistsError
 
 from services.metrics import CONSUMER_LAG
 
@@ -107,7 +107,7 @@ async def wait_for_kafka(bootstrap: str, timeout_s: float) -> None:
             await admin.start()
             await admin.close()
             return
-        except Exception:
+        except (KafkaError, OSError):
             if asyncio.get_running_loop().time() > deadline:
                 raise
             await asyncio.sleep(0.5)

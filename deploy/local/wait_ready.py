@@ -1,15 +1,19 @@
-"""`python -m deploy.local.wait_ready SECONDS URL...`: wait until every URL answers 200, or fail."""
+"""Waiting for local services to answer: `python -m deploy.local.wait_ready SECONDS URL...` for `make run`,
+and `wait_ready()` for the test session and the benchmarks, which start services of their own."""
 
 import sys
 import time
+from collections.abc import Callable
 
 import httpx
 
 
-def main() -> int:
-    deadline = time.monotonic() + float(sys.argv[1])
-    waiting = list(sys.argv[2:])
-    while waiting:
+def wait_ready(urls: list[str], timeout_s: float, still_starting: Callable[[], bool] = lambda: True) -> list[str]:
+    """Poll each URL until it answers 200, in order; the URLs still not ready when the deadline passed or
+    `still_starting` turned false (the process died), empty when all are ready."""
+    deadline = time.monotonic() + timeout_s
+    waiting = list(urls)
+    while waiting and still_starting():
         try:
             if httpx.get(waiting[0], timeout=2).status_code == 200:
                 waiting.pop(0)
@@ -17,9 +21,16 @@ def main() -> int:
         except httpx.HTTPError:
             pass
         if time.monotonic() > deadline:
-            print(f"not ready: {', '.join(waiting)}", file=sys.stderr)
-            return 1
-        time.sleep(0.25)
+            break
+        time.sleep(0.2)
+    return waiting
+
+
+def main() -> int:
+    not_ready = wait_ready(sys.argv[2:], float(sys.argv[1]))
+    if not_ready:
+        print(f"not ready: {', '.join(not_ready)}", file=sys.stderr)
+        return 1
     return 0
 
 

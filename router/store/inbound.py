@@ -53,18 +53,6 @@ async def store_inbound(conn: Connection, messages: list[tuple[InboundMessage, U
     return results
 
 
-async def ensure_account(conn: Connection, account_id: UUID, channel: str, external_id: str, name: str) -> None:
-    """Record an account so messages can refer to it; a configured name replaces a placeholder."""
-    await conn.execute(
-        """INSERT INTO accounts (id, channel, external_id, name) VALUES ($1, $2, $3, $4)
-           ON CONFLICT (id) DO UPDATE SET name = excluded.name""",
-        account_id,
-        channel,
-        external_id,
-        name,
-    )
-
-
 async def record_receipt(conn: Connection, receipt: DeliveryStatus) -> bool:
     """Keep a provider's receipt and move the sent message's status forward; False if nothing moved."""
     errors = [e.model_dump(mode="json", exclude_none=True) for e in receipt.errors]

@@ -16,7 +16,7 @@ from services.postgres import Connection
 
 @dataclass(frozen=True)
 class Assignment:
-    """A conversation given to an agent in the current transaction."""
+    """A conversation given to an agent, committed by `assign_next_queued`."""
 
     conversation_id: UUID
     agent_id: UUID

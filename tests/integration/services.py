@@ -4,11 +4,10 @@ import os
 import signal
 import subprocess
 import sys
-import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
-import httpx
+from deploy.local.wait_ready import wait_ready
 
 REPO = Path(__file__).resolve().parents[2]
 LOGS = REPO / ".local" / "log"
@@ -40,17 +39,12 @@ class ServiceProcess:
             )
 
     def wait_ready(self, timeout_s: float = 90) -> None:
-        deadline = time.monotonic() + timeout_s
-        while time.monotonic() < deadline:
-            assert self.process is not None
-            if self.process.poll() is not None:
-                raise RuntimeError(f"{self.module} exited early:\n{self.log_path.read_text()[-3000:]}")
-            try:
-                if httpx.get(f"{self.url}/readyz", timeout=2).status_code == 200:
-                    return
-            except httpx.HTTPError:
-                pass
-            time.sleep(0.2)
+        process = self.process
+        assert process is not None
+        if not wait_ready([f"{self.url}/readyz"], timeout_s, still_starting=lambda: process.poll() is None):
+            return
+        if process.poll() is not None:
+            raise RuntimeError(f"{self.module} exited early:\n{self.log_path.read_text()[-3000:]}")
         raise TimeoutError(f"{self.module} not ready after {timeout_s}s:\n{self.log_path.read_text()[-3000:]}")
 
     def stop(self, timeout_s: float = 30) -> None:
