@@ -6,18 +6,24 @@ Run through `make loadtest` (see loadtests/run.py), which also writes the end-to
 
 Customers: delivery workers (Locust users) each post ~10 webhooks a second for ten customers in
 conversation. A conversation is 1-5 messages; then a new customer takes the place, or (30%) a returning
-one who writes again. Agents: a fixed number go online, pick up what they are assigned, reply after a
-think time and resolve, so capacity frees as in real life.
+one who writes again. Agents: a fixed number go online, follow their live events (server-sent), and
+answer each conversation they are given after a think time with one "send and resolve" call, so
+capacity frees as in real life.
 """
 
 import itertools
+import json
 import os
 import random
 import socket
 import time
+from collections.abc import Iterator
 from typing import Any
 
 import gevent
+import gevent.pool
+import gevent.queue
+import requests
 from geventhttpclient.connectionpool import ConnectionPool
 from locust import FastHttpUser, LoadTestShape, constant, constant_throughput, events, task
 from locust.env import Environment
@@ -113,10 +119,12 @@ def _next_customer(environment: Environment) -> str:
 
 
 class Agent(FastHttpUser):
-    """A human agent: online for the run, replies to each assigned conversation, then resolves it."""
+    """A human agent: online for the run, follows their live events, and answers each conversation they
+    are given after a think time with "send and resolve", several conversations at once as real agents do.
+    """
 
     fixed_count = 0  # set from --agents at test start
-    wait_time = constant(1)  # how often an agent's screen refreshes its list
+    wait_time = constant(0)  # the task blocks on the agent's inbox
 
     def on_start(self) -> None:
         options = _options_of(self.environment)
@@ -128,10 +136,18 @@ class Agent(FastHttpUser):
         self.agent_id = created["id"]
         self.auth = {"authorization": f"Bearer {created['token']}"}
         self.think = options.agent_think
-        self.seen: dict[str, float] = {}
+        self.inbox: gevent.queue.Queue[str] = gevent.queue.Queue()
         self._presence("online")
+        self.answering = gevent.pool.Group()
+        self.stopping = False
+        self.listener = gevent.spawn(self._follow_events)
 
     def on_stop(self) -> None:
+        # Finish the replies in flight and start no more: a reply sent after the log-off released the
+        # conversation would be refused, and one cut off mid-request would count as a failure.
+        self.stopping = True
+        self.listener.kill(block=False)
+        self.answering.join(timeout=10)
         self._presence("offline")
 
     def _presence(self, status: str) -> None:
@@ -142,22 +158,70 @@ class Agent(FastHttpUser):
             name="agent: presence",
         )
 
+    def _follow_events(self) -> None:
+        """Read the agent's server-sent events into the inbox; reconnect if the stream ends."""
+        url = f"{self.router}/v1/agents/{self.agent_id}/events"
+        while True:
+            started = time.perf_counter()
+            try:
+                # requests (gevent-patched by Locust) hands over each HTTP chunk as it arrives;
+                # geventhttpclient's streaming read waits for a whole buffer, which would hold events back.
+                with requests.get(url, headers=self.auth, stream=True, timeout=(5, 60)) as response:
+                    _record("GET", "agent: events (connect)", started, self.environment, response.ok)
+                    response.raise_for_status()
+                    for event, data in _server_sent_events(response.iter_lines(chunk_size=1024)):
+                        if event == "conversations":
+                            for conversation in json.loads(data)["items"]:
+                                self.inbox.put(conversation["id"])
+                        elif event == "assigned":
+                            self.inbox.put(json.loads(data)["conversation_id"])
+            except requests.RequestException:
+                _record("GET", "agent: events (connect)", started, self.environment, False)
+                gevent.sleep(0.5)
+
     @task
     def work(self) -> None:
-        response = self.client.get(
-            f"{self.router}/v1/agents/{self.agent_id}/conversations", headers=self.auth, name="agent: conversations"
+        conversation_id = self.inbox.get()
+        self.answering.spawn(self._answer, conversation_id)
+
+    def _answer(self, conversation_id: str) -> None:
+        gevent.sleep(self.think)
+        if self.stopping:
+            return
+        # A reference unique to this reply lets the report count a send the provider got twice.
+        reply = f"Thanks, this is sorted. (ref {conversation_id}-{next(_sequence)})"
+        self.client.post(
+            f"{self.router}/v1/conversations/{conversation_id}/messages",
+            json={"text": reply, "resolve": True},
+            headers=self.auth,
+            name="agent: reply and resolve",
         )
-        now = time.monotonic()
-        for conversation in response.json()["items"]:
-            first_seen = self.seen.setdefault(conversation["id"], now)
-            if now - first_seen < self.think:
-                continue
-            base = f"{self.router}/v1/conversations/{conversation['id']}"
-            # A reference unique to this reply lets the report count a send the provider got twice.
-            reply = f"Thanks, this is sorted. (ref {conversation['id']}-{next(_sequence)})"
-            self.client.post(f"{base}/messages", json={"text": reply}, headers=self.auth, name="agent: reply")
-            self.client.post(f"{base}/resolve", headers=self.auth, name="agent: resolve")
-            del self.seen[conversation["id"]]
+
+
+def _server_sent_events(lines: Iterator[bytes]) -> Iterator[tuple[str, str]]:
+    """(event, data) pairs from a text/event-stream; comments (the server's pings) are skipped."""
+    event, data = "message", list[str]()
+    for raw in lines:
+        line = raw.decode()
+        if not line:
+            if data:
+                yield event, "\n".join(data)
+            event, data = "message", []
+        elif line.startswith("event:"):
+            event = line[6:].strip()
+        elif line.startswith("data:"):
+            data.append(line[5:].lstrip())
+
+
+def _record(method: str, name: str, started: float, environment: Environment, ok: bool) -> None:
+    environment.events.request.fire(
+        request_type=method,
+        name=name,
+        response_time=(time.perf_counter() - started) * 1000,
+        response_length=0,
+        exception=None if ok else RuntimeError("the event stream failed"),
+        context={},
+    )
 
 
 @events.test_start.add_listener

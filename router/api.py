@@ -1,5 +1,6 @@
 """The agent/admin HTTP API under `/v1`: agents, presence, conversations, replies, resolution."""
 
+from collections.abc import AsyncIterator
 from typing import Annotated
 from uuid import UUID
 
@@ -7,10 +8,12 @@ import asyncpg
 from aiokafka import AIOKafkaProducer
 from aiokafka.errors import KafkaError
 from fastapi import APIRouter, Depends, Header, Query, Request
+from sse_starlette import EventSourceResponse, ServerSentEvent
 
 from router.assigner import Assigner
 from router.auth import Principal, bearer, hash_token, is_admin_token, issue_token
 from router.errors import Conflict, Forbidden, NotFound, Unauthenticated, Unavailable
+from router.live import LiveEvents
 from router.store import accounts as account_store
 from router.store import agents as agent_store
 from router.store import conversations as conversation_store
@@ -18,6 +21,7 @@ from router.views import (
     AcceptedReply,
     AccountView,
     AgentView,
+    AssignedEvent,
     ContactView,
     ConversationDetail,
     ConversationView,
@@ -37,9 +41,16 @@ class RouterState:
     """What the API's handlers share, built once in the app's lifespan."""
 
     def __init__(
-        self, pool: Pool, producer: AIOKafkaProducer, assigner: Assigner, topics: Topics, admin_token: str
+        self,
+        pool: Pool,
+        producer: AIOKafkaProducer,
+        assigner: Assigner,
+        topics: Topics,
+        admin_token: str,
+        live: LiveEvents,
     ) -> None:
         self.pool = pool
+        self.live = live
         self.producer = producer
         self.assigner = assigner
         self.topics = topics
@@ -151,6 +162,37 @@ async def agent_conversations(agent_id: UUID, caller: Caller, state: State) -> I
     return Items(items=[ConversationView.of(r) for r in rows])
 
 
+@routes.get("/agents/{agent_id}/events")
+async def agent_events(agent_id: UUID, caller: Caller, state: State) -> EventSourceResponse:
+    """Server-sent events for the agent's screen: first `conversations` (what they hold now), then one
+    `assigned` event per conversation given to them, as it is committed."""
+    if not caller.may_act_as(agent_id):
+        raise Forbidden("agents may only follow their own events")
+    return EventSourceResponse(_agent_event_stream(state, agent_id), ping=15)
+
+
+async def _agent_event_stream(state: RouterState, agent_id: UUID) -> AsyncIterator[ServerSentEvent]:
+    # Subscribe before reading the snapshot: an assignment committed in between is then in both, and
+    # is sent once; the other order could miss it.
+    with state.live.subscribe(agent_id) as subscription:
+        async with state.pool.acquire() as conn:
+            rows = await conversation_store.agent_conversations(conn, agent_id)
+        held = Items[ConversationView](items=[ConversationView.of(r) for r in rows])
+        in_snapshot = {view.id for view in held.items}
+        yield ServerSentEvent(held.model_dump_json(), event="conversations")
+        while (event := await subscription.next_event()) is not None:
+            if event.conversation_id in in_snapshot:
+                in_snapshot.discard(event.conversation_id)
+                continue
+            assigned = AssignedEvent(
+                conversation_id=event.conversation_id,
+                agent_id=event.agent_id,
+                assigned_at=event.assigned_at,
+                reason=event.reason,
+            )
+            yield ServerSentEvent(assigned.model_dump_json(), event="assigned")
+
+
 @routes.get("/conversations")
 async def search_conversations(
     caller: Caller,
@@ -195,7 +237,14 @@ async def reply(conversation_id: UUID, body: NewReply, caller: Caller, state: St
         async with state.pool.acquire() as conn:
             await conversation_store.mark_reply_failed(conn, outbound.message_id, repr(error))
         raise Unavailable("the reply could not be queued for sending; try again") from error
-    return AcceptedReply(id=outbound.message_id)
+    resolved = False
+    if body.resolve:
+        async with state.pool.acquire() as conn:
+            resolution = await conversation_store.resolve(conn, conversation_id, caller.agent_id)
+        resolved = resolution is not None
+        if resolution is not None and resolution.freed_agent_id is not None:
+            await state.assigner.drain()
+    return AcceptedReply(id=outbound.message_id, resolved=resolved)
 
 
 @routes.post("/conversations/{conversation_id}/resolve")

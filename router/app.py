@@ -12,6 +12,7 @@ from router.api import RouterState, routes
 from router.assigner import Assigner
 from router.consumer import InboundHandler
 from router.errors import ApiError
+from router.live import LiveEvents, follow_assignments, make_follower
 from router.settings import RouterSettings
 from router.store.accounts import ensure_account
 from services.consuming import consume, stop_background
@@ -41,7 +42,17 @@ def create_app(settings: RouterSettings) -> FastAPI:
             await _record_configured_accounts(pool, settings)
             await producer.start()
             assigner = Assigner(pool, producer, topics)
-            app.state.router = RouterState(pool, producer, assigner, topics, settings.admin_token.get_secret_value())
+            live = LiveEvents()
+            app.state.router = RouterState(
+                pool, producer, assigner, topics, settings.admin_token.get_secret_value(), live
+            )
+            if settings.serves_api:
+                follower = make_follower(settings.kafka_bootstrap, client_id="switchboard-router-live")
+                background.append(
+                    asyncio.create_task(
+                        follow_assignments(follower, topics.assignments, live, stopping), name="live-events"
+                    )
+                )
             if settings.consumes:
                 handler = InboundHandler(pool, assigner, settings.accounts)
                 consumer = make_consumer(

@@ -30,6 +30,8 @@ class PresenceUpdate(_View):
 class NewReply(_View):
     model_config = ConfigDict(frozen=True, extra="forbid")
     text: str = Field(min_length=1, max_length=4096)
+    # "Send and resolve": the reply is queued first, then the conversation closed, in one call.
+    resolve: bool = False
 
 
 class AgentView(_View):
@@ -112,6 +114,16 @@ class ConversationDetail(ConversationView):
 class AcceptedReply(_View):
     id: UUID
     status: str = "pending"
+    resolved: bool = False  # true when `resolve` was asked for and this call closed the conversation
+
+
+class AssignedEvent(_View):
+    """An agent's live event: a conversation is now theirs."""
+
+    conversation_id: UUID
+    agent_id: UUID
+    assigned_at: datetime
+    reason: str
 
 
 class Items(_View, Generic[T]):

@@ -38,6 +38,8 @@ def tasks_running(tasks: list[asyncio.Task[None]]) -> Check:
 
     async def check() -> bool:
         for task in tasks:
+            if task.cancelled():
+                raise RuntimeError(f"{task.get_name()} was cancelled")
             if task.done():
                 raise RuntimeError(f"{task.get_name()} stopped: {task.exception()!r}")
         return True

@@ -3,10 +3,12 @@
 import asyncio
 import itertools
 import time
-from collections.abc import Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable
+from contextlib import asynccontextmanager
 from typing import Any, TypeVar
 
 import httpx
+import orjson
 
 from sandbox.webhooks import signed_meta, whatsapp_status, whatsapp_text
 
@@ -24,6 +26,26 @@ async def eventually(probe: Callable[[], Awaitable[T | None]], timeout_s: float 
         if time.monotonic() > deadline:
             raise AssertionError(f"timed out after {timeout_s}s waiting for {what}")
         await asyncio.sleep(0.05)
+
+
+class Events:
+    """A text/event-stream being read: `next()` waits (bounded) for the next event."""
+
+    def __init__(self, response: httpx.Response) -> None:
+        self.response = response
+        self._lines = response.aiter_lines()
+
+    async def next(self, timeout_s: float = 15) -> tuple[str, Any]:
+        async with asyncio.timeout(timeout_s):
+            event, data = "message", list[str]()
+            async for line in self._lines:
+                if line.startswith("event:"):
+                    event = line[6:].strip()
+                elif line.startswith("data:"):
+                    data.append(line[5:].lstrip())
+                elif not line and data:
+                    return event, orjson.loads("\n".join(data))
+        raise AssertionError("the event stream ended")
 
 
 class Switchboard:
@@ -106,6 +128,20 @@ class Switchboard:
             json={"text": text},
             headers=self.as_agent(agent),
         )
+
+    async def reply_and_resolve(self, agent: dict[str, Any], conversation_id: str, text: str) -> httpx.Response:
+        return await self.http.post(
+            f"{self.router}/v1/conversations/{conversation_id}/messages",
+            json={"text": text, "resolve": True},
+            headers=self.as_agent(agent),
+        )
+
+    @asynccontextmanager
+    async def live_events(self, agent: dict[str, Any], as_agent: dict[str, Any] | None = None) -> AsyncIterator[Events]:
+        """The agent's server-sent event stream, open for the block, read as (event, data) pairs."""
+        url = f"{self.router}/v1/agents/{agent['id']}/events"
+        async with self.http.stream("GET", url, headers=self.as_agent(as_agent or agent), timeout=None) as response:
+            yield Events(response)
 
     async def resolve(self, agent: dict[str, Any], conversation_id: str) -> dict[str, Any]:
         response = await self.http.post(
