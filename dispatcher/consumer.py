@@ -15,8 +15,8 @@ from tenacity import (
     wait_random_exponential,
 )
 
-from dispatcher.channels import Send
 from dispatcher.errors import PermanentError, RetryableError, RuleViolation, SendError
+from dispatcher.result import Send
 from dispatcher.settings import DispatcherSettings
 from dispatcher.store import claim, mark_failed, mark_sent
 from schemas.outbound import DeadLetter, OutboundMessage

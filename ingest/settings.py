@@ -11,5 +11,15 @@ class IngestSettings(CommonSettings):
     port: int = 8080
     meta_app_secret: SecretStr
     meta_verify_token: SecretStr
+    # Channel-wide webhook secrets; an account's own `webhook_secret` overrides its channel's. An empty
+    # secret refuses every webhook of that channel (401) rather than accepting unsigned ones.
+    twilio_auth_token: SecretStr = SecretStr("")
+    line_channel_secret: SecretStr = SecretStr("")
+    telegram_secret_token: SecretStr = SecretStr("")
+    mailgun_signing_key: SecretStr = SecretStr("")
+    webchat_signing_key: SecretStr = SecretStr("")
+    # Twilio signs the URL it called. Behind a proxy or tunnel that is not the URL ingest sees: set the
+    # public base (https://hooks.example.com) and ingest checks against that.
+    public_base_url: str | None = None
     max_body_bytes: int = 1024 * 1024
     publish_timeout_s: float = 5.0

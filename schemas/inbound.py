@@ -39,6 +39,9 @@ class InboundMessage(WireModel):
     text: str | None = None
     attachments: tuple[Attachment, ...] = ()
     reply_to_provider_message_id: str | None = None
+    # What a reply on this channel needs from the message it answers, kept with the message: LINE's
+    # `reply_token`, Telegram's `chat_id`, an email's `subject` and `references`... Empty for most.
+    channel_data: dict[str, str] = Field(default_factory=dict)
 
 
 class DeliveryError(WireModel):

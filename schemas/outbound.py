@@ -4,6 +4,8 @@ from datetime import datetime
 from typing import Literal
 from uuid import UUID
 
+from pydantic import Field
+
 from schemas.base import WireModel
 from schemas.inbound import Channel
 
@@ -23,6 +25,9 @@ class OutboundMessage(WireModel):
     # The customer's last message on this channel: channel rules (WhatsApp's 24-hour window) count from it.
     customer_last_message_at: datetime | None
     reply_to_provider_message_id: str | None = None
+    # The `channel_data` of the customer's last message: what this channel's reply needs (reply token,
+    # chat id, email threading headers).
+    reply_context: dict[str, str] = Field(default_factory=dict)
 
 
 class DeadLetter(WireModel):

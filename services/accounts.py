@@ -15,13 +15,22 @@ class ChannelAccount(BaseModel):
     model_config = ConfigDict(frozen=True, extra="forbid")
 
     channel: Channel
-    external_id: str  # the provider's id: phone_number_id, page id, bot id, mailbox
+    external_id: str  # the provider's id: phone_number_id, page id, IG id, phone number, bot id, mailbox, site
     name: str
+    # Sending: the Graph/LINE/Telegram token, Twilio's auth token (with `api_user` = the AccountSid).
     access_token: SecretStr = SecretStr("")
+    api_user: str = ""
+    # Receiving, where the provider signs per account (LINE channel secret, Telegram secret_token, a
+    # webchat site's key); empty means the channel-wide secret from the settings.
+    webhook_secret: SecretStr = SecretStr("")
 
     @property
     def id(self) -> uuid.UUID:
         return uuid.uuid5(_ACCOUNT_NAMESPACE, f"{self.channel}:{self.external_id}")
+
+
+def accounts_on(accounts: tuple[ChannelAccount, ...], channel: str) -> tuple[ChannelAccount, ...]:
+    return tuple(account for account in accounts if account.channel == channel)
 
 
 def find_account(accounts: tuple[ChannelAccount, ...], channel: str, external_id: str) -> ChannelAccount | None:

@@ -1,26 +1,15 @@
-"""The registry of channels the dispatcher sends through; each module has the same `send` shape."""
+"""The registry of channels the dispatcher sends through.
 
-from collections.abc import Awaitable, Callable
-from datetime import datetime
-
-import httpx
+Each channel module has `sender(settings) -> Send`: its send function bound to its configured API base.
+"""
 
 from dispatcher.channels import whatsapp
-from dispatcher.result import SendResult
+from dispatcher.result import Send
 from dispatcher.settings import DispatcherSettings
-from schemas.outbound import OutboundMessage
-from services.accounts import ChannelAccount
-
-Send = Callable[[httpx.AsyncClient, ChannelAccount, OutboundMessage, datetime], Awaitable[SendResult]]
 
 
 def build_senders(settings: DispatcherSettings) -> dict[str, Send]:
-    """Every channel's `send`, bound to its configured API base URL."""
-    base = settings.whatsapp_api_base
-
-    async def send_whatsapp(
-        client: httpx.AsyncClient, account: ChannelAccount, outbound: OutboundMessage, now: datetime
-    ) -> SendResult:
-        return await whatsapp.send(client, base, account, outbound, now)
-
-    return {"whatsapp": send_whatsapp}
+    """Every channel's `send`, by channel name."""
+    return {
+        "whatsapp": whatsapp.sender(settings),
+    }

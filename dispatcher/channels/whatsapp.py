@@ -11,7 +11,8 @@ from typing import Any
 import httpx
 
 from dispatcher.errors import PermanentError, RetryableError, RuleViolation
-from dispatcher.result import SendResult
+from dispatcher.result import Send, SendResult
+from dispatcher.settings import DispatcherSettings
 from schemas.outbound import OutboundMessage
 from services.accounts import ChannelAccount
 
@@ -62,6 +63,17 @@ async def send(
     if response.is_success:
         return SendResult(provider_message_id=response.json()["messages"][0]["id"])
     raise classify_error(response.status_code, _json_or_empty(response))
+
+
+def sender(settings: DispatcherSettings) -> Send:
+    base_url = settings.whatsapp_api_base
+
+    async def send_whatsapp(
+        client: httpx.AsyncClient, account: ChannelAccount, outbound: OutboundMessage, now: datetime
+    ) -> SendResult:
+        return await send(client, base_url, account, outbound, now)
+
+    return send_whatsapp
 
 
 def classify_error(status: int, body: dict[str, Any]) -> RetryableError | PermanentError:

@@ -89,7 +89,7 @@ async def create_reply(conn: Connection, conversation_id: UUID, agent_id: UUID, 
     """
     row = await conn.fetchrow(
         """WITH last_inbound AS (
-               SELECT m.channel, m.account_id, m.external_id, m.provider_message_id, m.sent_at
+               SELECT m.channel, m.account_id, m.external_id, m.provider_message_id, m.sent_at, m.channel_data
                  FROM messages m
                 WHERE m.conversation_id = $1 AND m.direction = 'inbound'
                 ORDER BY m.sent_at DESC, m.created_at DESC LIMIT 1)
@@ -101,7 +101,8 @@ async def create_reply(conn: Connection, conversation_id: UUID, agent_id: UUID, 
                            WHERE id = $1 AND status = 'assigned' AND assignee_id = $2)
         RETURNING id, channel, external_id, created_at,
                   (SELECT external_id FROM accounts WHERE id = messages.account_id) AS account_external_id,
-                  (SELECT sent_at FROM last_inbound) AS customer_last_message_at""",
+                  (SELECT sent_at FROM last_inbound) AS customer_last_message_at,
+                  (SELECT channel_data FROM last_inbound) AS reply_context""",
         conversation_id,
         agent_id,
         text,
@@ -118,6 +119,7 @@ async def create_reply(conn: Connection, conversation_id: UUID, agent_id: UUID, 
         author="agent",
         created_at=row["created_at"],
         customer_last_message_at=row["customer_last_message_at"],
+        reply_context=row["reply_context"],
     )
 
 

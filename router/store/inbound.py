@@ -40,6 +40,7 @@ async def store_inbound(conn: Connection, messages: list[tuple[InboundMessage, U
                 "reply_to": message.reply_to_provider_message_id,
                 "sent_at": message.sent_at.isoformat(),
                 "received_at": message.received_at.isoformat(),
+                "channel_data": message.channel_data,
             }
             for message, account_id in messages
         ],

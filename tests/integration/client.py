@@ -10,7 +10,7 @@ from typing import Any, TypeVar
 import httpx
 import orjson
 
-from sandbox.webhooks import signed_meta, whatsapp_status, whatsapp_text
+from sandbox.webhooks import SignedWebhook, signed_meta, whatsapp_status, whatsapp_text
 
 T = TypeVar("T")
 _wamids = itertools.count(1)
@@ -68,6 +68,11 @@ class Switchboard:
         self.phone_number_id = phone_number_id
 
     # Webhooks -----------------------------------------------------------------------------------
+
+    async def post_signed(self, channel: str, signed: SignedWebhook, query: str = "") -> httpx.Response:
+        """POST a provider's signed webhook to `/webhooks/{channel}` as the provider would."""
+        url = f"{self.ingest}/webhooks/{channel}" + (f"?{query}" if query else "")
+        return await self.http.post(url, content=signed.body, headers=signed.headers)
 
     async def post_webhook(self, payload: dict[str, Any], *, secret: str | None = None) -> httpx.Response:
         signed = signed_meta(payload, secret or self.app_secret)

@@ -8,6 +8,7 @@ from dataclasses import dataclass
 
 import asyncpg
 import httpx
+import orjson
 import pytest
 import pytest_asyncio
 from aiokafka.admin import AIOKafkaAdminClient
@@ -22,6 +23,55 @@ ADMIN_TOKEN = "test-admin-token"
 APP_SECRET = "test-meta-app-secret"
 VERIFY_TOKEN = "test-meta-verify-token"
 PHONE_NUMBER_ID = "106540352242922"
+SECOND_PHONE_NUMBER_ID = "106540352242923"
+TWILIO_AUTH_TOKEN = "test-twilio-auth-token"
+LINE_CHANNEL_SECRET = "test-line-channel-secret"
+TELEGRAM_SECRET_TOKEN = "test-telegram-secret-token"
+MAILGUN_SIGNING_KEY = "test-mailgun-signing-key"
+WEBCHAT_SIGNING_KEY = "test-webchat-signing-key"
+# One account per channel (two on WhatsApp), with the provider's kind of id for each.
+ACCOUNTS = [
+    {
+        "channel": "whatsapp",
+        "external_id": PHONE_NUMBER_ID,
+        "name": "Test WhatsApp",
+        "access_token": "test-whatsapp-token",
+    },
+    {
+        "channel": "whatsapp",
+        "external_id": SECOND_PHONE_NUMBER_ID,
+        "name": "Test WhatsApp (sales)",
+        "access_token": "test-whatsapp-sales-token",
+    },
+    {"channel": "messenger", "external_id": "108888888888881", "name": "Test Page", "access_token": "test-page-token"},
+    {
+        "channel": "instagram",
+        "external_id": "17841400000000001",
+        "name": "Test Instagram",
+        "access_token": "test-instagram-token",
+    },
+    {
+        "channel": "twilio",
+        "external_id": "+15550100001",
+        "name": "Test SMS number",
+        "api_user": "AC00000000000000000000000000000001",
+        "access_token": TWILIO_AUTH_TOKEN,
+    },
+    {
+        "channel": "line",
+        "external_id": "U0000000000000000000000000000test",
+        "name": "Test LINE bot",
+        "access_token": "test-line-channel-access-token",
+    },
+    {
+        "channel": "telegram",
+        "external_id": "7000000001",
+        "name": "Test Telegram bot",
+        "access_token": "7000000001:test-telegram-bot-token",
+    },
+    {"channel": "mailgun", "external_id": "support@switchboard.test", "name": "Test support mailbox"},
+    {"channel": "webchat", "external_id": "site-test", "name": "Test site chat"},
+]
 KAFKA = os.environ.get("SWITCHBOARD_KAFKA_BOOTSTRAP", "127.0.0.1:9092")
 SERVER_DSN = "postgresql://switchboard:switchboard@127.0.0.1:5432/switchboard"
 
@@ -58,6 +108,8 @@ def stack(infrastructure: None) -> Iterator[Stack]:
     topics = Topics(f"test-{suffix}")
     _run_sql(SERVER_DSN, f'CREATE DATABASE "{database}"')
     sandbox_port = free_port()
+    smtp_port = free_port()
+    sandbox_url = f"http://127.0.0.1:{sandbox_port}"
     env = {
         **{k: v for k, v in os.environ.items() if not k.startswith("SWITCHBOARD_")},
         "SWITCHBOARD_KAFKA_BOOTSTRAP": KAFKA,
@@ -66,18 +118,32 @@ def stack(infrastructure: None) -> Iterator[Stack]:
         "SWITCHBOARD_ADMIN_TOKEN": ADMIN_TOKEN,
         "SWITCHBOARD_META_APP_SECRET": APP_SECRET,
         "SWITCHBOARD_META_VERIFY_TOKEN": VERIFY_TOKEN,
-        "SWITCHBOARD_WHATSAPP_API_BASE": f"http://127.0.0.1:{sandbox_port}/v21.0",
-        "SWITCHBOARD_ACCOUNTS": (
-            f'[{{"channel":"whatsapp","external_id":"{PHONE_NUMBER_ID}","name":"Test WhatsApp",'
-            '"access_token":"test-whatsapp-token"}]'
-        ),
+        "SWITCHBOARD_TWILIO_AUTH_TOKEN": TWILIO_AUTH_TOKEN,
+        "SWITCHBOARD_LINE_CHANNEL_SECRET": LINE_CHANNEL_SECRET,
+        "SWITCHBOARD_TELEGRAM_SECRET_TOKEN": TELEGRAM_SECRET_TOKEN,
+        "SWITCHBOARD_MAILGUN_SIGNING_KEY": MAILGUN_SIGNING_KEY,
+        "SWITCHBOARD_WEBCHAT_SIGNING_KEY": WEBCHAT_SIGNING_KEY,
+        "SWITCHBOARD_WHATSAPP_API_BASE": f"{sandbox_url}/v21.0",
+        "SWITCHBOARD_MESSENGER_API_BASE": f"{sandbox_url}/v21.0",
+        "SWITCHBOARD_INSTAGRAM_API_BASE": f"{sandbox_url}/v21.0",
+        "SWITCHBOARD_TWILIO_API_BASE": sandbox_url,
+        "SWITCHBOARD_LINE_API_BASE": sandbox_url,
+        "SWITCHBOARD_TELEGRAM_API_BASE": sandbox_url,
+        "SWITCHBOARD_WEBCHAT_API_BASE": f"{sandbox_url}/webchat",
+        "SWITCHBOARD_SMTP_HOST": "127.0.0.1",
+        "SWITCHBOARD_SMTP_PORT": str(smtp_port),
+        "SWITCHBOARD_ACCOUNTS": orjson.dumps(ACCOUNTS).decode(),
         # Fast retries keep the failure tests short; the policy itself is what is under test.
         "SWITCHBOARD_RETRY_INITIAL_S": "0.05",
         "SWITCHBOARD_RETRY_MAX_S": "0.2",
         "SWITCHBOARD_MAX_ATTEMPTS": "4",
     }
     processes = [
-        ServiceProcess("sandbox", sandbox_port, {**env, "SWITCHBOARD_SANDBOX_PORT": str(sandbox_port)}),
+        ServiceProcess(
+            "sandbox",
+            sandbox_port,
+            {**env, "SWITCHBOARD_SANDBOX_PORT": str(sandbox_port), "SWITCHBOARD_SANDBOX_SMTP_PORT": str(smtp_port)},
+        ),
         ServiceProcess("router", port := free_port(), {**env, "SWITCHBOARD_PORT": str(port)}, name="router-1"),
         ServiceProcess("ingest", port := free_port(), {**env, "SWITCHBOARD_PORT": str(port)}),
         ServiceProcess("dispatcher", port := free_port(), {**env, "SWITCHBOARD_PORT": str(port)}),

@@ -3,6 +3,7 @@
 import pytest
 
 from tests.integration.client import Switchboard, eventually
+from tests.integration.conftest import ACCOUNTS
 
 pytestmark = pytest.mark.integration
 
@@ -46,7 +47,8 @@ async def test_agent_creation_reports_the_defaults_and_a_token_once(switchboard:
     assert [a["id"] for a in listed["items"]] == [agent["id"]]
     assert "token" not in listed["items"][0]
     accounts = (await switchboard.http.get(f"{switchboard.router}/v1/accounts", headers=switchboard.admin)).json()
-    assert [(a["channel"], a["external_id"]) for a in accounts["items"]] == [("whatsapp", switchboard.phone_number_id)]
+    listed_accounts = {(a["channel"], a["external_id"]) for a in accounts["items"]}
+    assert listed_accounts == {(a["channel"], a["external_id"]) for a in ACCOUNTS}
 
 
 async def test_a_resolved_conversation_cannot_be_resolved_or_answered_again(switchboard: Switchboard):

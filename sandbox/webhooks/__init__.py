@@ -1,4 +1,7 @@
-"""Correctly signed inbound webhooks as the providers send them, for tests, demos and load tests."""
+"""Correctly signed inbound webhooks as the providers send them, for tests, demos and load tests.
+
+WhatsApp's are here; every other channel has its own module beside this one (sandbox/webhooks/<channel>.py).
+"""
 
 import time
 from dataclasses import dataclass
