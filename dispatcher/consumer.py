@@ -106,7 +106,7 @@ class OutboundHandler:
 
     async def _give_up(self, outbound: OutboundMessage, error: SendError, attempts: int) -> None:
         reason = (
-            "outside_window"
+            "channel_rule"  # which rule is in the error's code: outside_window, text_too_long...
             if isinstance(error, RuleViolation)
             else "retries_exhausted"
             if isinstance(error, RetryableError)

@@ -17,6 +17,8 @@ class DispatcherSettings(CommonSettings):
     line_api_base: str = "https://api.line.me"
     telegram_api_base: str = "https://api.telegram.org"
     webchat_api_base: str = "http://127.0.0.1:8090/webchat"  # the site's backend that serves its widget
+    # Signs replies to a site's backend, for sites without their own key (their account's webhook_secret).
+    webchat_signing_key: SecretStr = SecretStr("")
     # Email replies leave by SMTP (a local sink in development and tests).
     smtp_host: str = "127.0.0.1"
     smtp_port: int = 2525

@@ -18,6 +18,8 @@ class IngestSettings(CommonSettings):
     telegram_secret_token: SecretStr = SecretStr("")
     mailgun_signing_key: SecretStr = SecretStr("")
     webchat_signing_key: SecretStr = SecretStr("")
+    # Mailgun and webchat sign a timestamp: one further than this from our clock is refused as a replay.
+    webhook_timestamp_tolerance_s: float = 300.0
     # Twilio signs the URL it called. Behind a proxy or tunnel that is not the URL ingest sees: set the
     # public base (https://hooks.example.com) and ingest checks against that.
     public_base_url: str | None = None

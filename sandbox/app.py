@@ -9,7 +9,7 @@ from typing import Any
 import orjson
 from fastapi import FastAPI, Response
 
-from sandbox.providers import meta
+from sandbox.providers import line, meta, smtp, telegram, twilio, webchat
 from sandbox.state import Fault, Latency, Sandbox
 from services.health import health_routes
 from services.metrics import FASTAPI_TELEMETRY_OFF, metrics_routes
@@ -57,7 +57,7 @@ def create_app() -> FastAPI:
         return Response(status_code=204)
 
     # Provider routes last: the Graph API's catch-all path must not shadow /sandbox/*.
-    for provider_routes in (meta.routes,):
+    for provider_routes in (meta.routes, twilio.routes, line.routes, telegram.routes, webchat.routes, smtp.routes):
         app.include_router(provider_routes(sandbox))
 
     return app

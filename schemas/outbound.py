@@ -35,7 +35,7 @@ class DeadLetter(WireModel):
 
     type: Literal["dead_letter"] = "dead_letter"
     message: OutboundMessage
-    reason: str  # retries_exhausted, rejected, outside_window, unknown_account
+    reason: str  # retries_exhausted, rejected, channel_rule (the error code says which), unknown_account
     detail: str
     attempts: int
     failed_at: datetime

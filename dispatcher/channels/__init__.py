@@ -3,7 +3,7 @@
 Each channel module has `sender(settings) -> Send`: its send function bound to its configured API base.
 """
 
-from dispatcher.channels import whatsapp
+from dispatcher.channels import instagram, line, mailgun, messenger, telegram, twilio, webchat, whatsapp
 from dispatcher.result import Send
 from dispatcher.settings import DispatcherSettings
 
@@ -12,4 +12,11 @@ def build_senders(settings: DispatcherSettings) -> dict[str, Send]:
     """Every channel's `send`, by channel name."""
     return {
         "whatsapp": whatsapp.sender(settings),
+        "line": line.sender(settings),
+        "telegram": telegram.sender(settings),
+        "messenger": messenger.sender(settings),
+        "instagram": instagram.sender(settings),
+        "twilio": twilio.sender(settings),
+        "mailgun": mailgun.sender(settings),
+        "webchat": webchat.sender(settings),
     }

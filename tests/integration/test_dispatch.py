@@ -86,11 +86,11 @@ async def test_a_reply_outside_whatsapps_24_hour_window_is_refused_and_never_sen
     message_id, row = await reply_and_wait(switchboard, db, agent, conversation, {"sent", "failed"})
     assert row["delivery_status"] == "failed"
     error: dict[str, Any] = row["delivery_error"]
-    assert error["reason"] == "outside_window"
+    assert (error["reason"], error["code"]) == ("channel_rule", "outside_window")
     assert "template" in error["detail"]
     assert await switchboard.sandbox_requests() == []
     [letter] = await eventually(lambda: dead_letters(stack, message_id), what="the dead letter")
-    assert letter.reason == "outside_window"
+    assert letter.reason == "channel_rule"
 
 
 async def test_one_conversations_replies_reach_the_provider_in_the_order_written(switchboard: Switchboard):
