@@ -21,6 +21,7 @@ from pathlib import Path
 import orjson
 
 from deploy.local.wait_ready import wait_ready
+from loadtests.channel_mix import Secrets
 from loadtests.ports import free_port
 from loadtests.report import Report, Targets, evaluate
 from loadtests.run import REPO, LoadConfig, run_load, run_locust
@@ -126,7 +127,8 @@ def main() -> int:
         sandbox="http://127.0.0.1:8090",
         database_url=env["SWITCHBOARD_DATABASE_URL"],
         admin_token=env["SWITCHBOARD_ADMIN_TOKEN"],
-        app_secret=env["SWITCHBOARD_META_APP_SECRET"],
+        secrets=Secrets.from_env(env),
+        accounts_json=env.get("SWITCHBOARD_ACCOUNTS", ""),
         report_dir=report_dir,
         router_metrics=("http://127.0.0.1:8081", "http://127.0.0.1:8083"),
     )

@@ -2,12 +2,16 @@
 
 Run through `make loadtest` (see loadtests/run.py), which also writes the end-to-end report. Options
 (each also settable by its LOCUST_* environment variable): --rate msg/s, --shape constant|step|spike,
---duration s, --agents N, --agent-think s, --run-id, secrets and the router URL.
+--duration s, --agents N, --agent-think s, --run-id, --channels, --accounts and the router URL; the
+stack's webhook secrets come as its SWITCHBOARD_* variables.
 
 Customers: delivery workers (Locust users) each post ~10 webhooks a second for ten customers in
-conversation. A conversation is 1-5 messages; then a new customer takes the place, or (30%) a returning
-one who writes again. Agents: a fixed number go online, follow their live events (server-sent), and
-answer each conversation they are given after a think time with one "send and resolve" call, so
+conversation, each on a channel of the mix (loadtests/channel_mix.py: every channel, WhatsApp first;
+--channels whatsapp=40,line=10,... changes it). A conversation is 1-5 messages; then a new customer takes
+the place, or (30%) a returning one who writes again on the same channel.
+
+Agents: a fixed number go online, follow their live events (server-sent), and answer each conversation
+they are given after a think time with one "send and resolve" call, so
 capacity frees as in real life.
 """
 
@@ -28,10 +32,19 @@ from geventhttpclient.connectionpool import ConnectionPool
 from locust import FastHttpUser, LoadTestShape, constant, constant_throughput, events, task
 from locust.env import Environment
 
+from loadtests.channel_mix import (
+    DEFAULT_MIX,
+    Accounts,
+    Customer,
+    Secrets,
+    Webhooks,
+    customer_marker,
+    format_mix,
+    message_marker,
+    parse_mix,
+    pick_channel,
+)
 from loadtests.shapes import SHAPES, rate_at
-from sandbox.webhooks import signed_meta, whatsapp_text
-
-PHONE_NUMBER_ID = "106540352242922"
 
 
 def _send_without_delay(_pool: ConnectionPool, sock: Any) -> None:
@@ -46,7 +59,8 @@ RETURNING_SHARE = 0.3
 WEBHOOKS_PER_WORKER = 10.0
 CUSTOMERS_PER_WORKER = 10
 _sequence = itertools.count(1)
-_past_customers: list[str] = []
+_past_customers: list[Customer] = []
+_random = random.Random()
 
 
 @events.init_command_line_parser.add_listener
@@ -57,7 +71,8 @@ def _options(parser: Any) -> None:
     parser.add_argument("--agents", type=int, env_var="LOCUST_AGENTS", default=150)
     parser.add_argument("--agent-think", type=float, env_var="LOCUST_AGENT_THINK", default=0.5, help="seconds")
     parser.add_argument("--run-id", env_var="LOCUST_RUN_ID", default=str(os.getpid()))
-    parser.add_argument("--app-secret", env_var="LOCUST_APP_SECRET", default="dev-meta-app-secret")
+    parser.add_argument("--channels", env_var="LOCUST_CHANNELS", default=format_mix(DEFAULT_MIX), help="weights")
+    parser.add_argument("--accounts", env_var="LOCUST_ACCOUNTS", default="", help="SWITCHBOARD_ACCOUNTS JSON")
     parser.add_argument("--admin-token", env_var="LOCUST_ADMIN_TOKEN", default="dev-admin-token")
     parser.add_argument("--router", env_var="LOCUST_ROUTER", default="http://127.0.0.1:8081")
 
@@ -69,8 +84,8 @@ def _options_of(environment: Environment) -> Any:
 class Conversation:
     """A customer in the middle of a conversation: who they are and how many messages they have left."""
 
-    def __init__(self, wa_id: str) -> None:
-        self.wa_id = wa_id
+    def __init__(self, customer: Customer) -> None:
+        self.customer = customer
         self.remaining = random.randint(1, 5)
 
 
@@ -89,19 +104,19 @@ class CustomerTraffic(FastHttpUser):
         # Workers spawned together would fire in lockstep; a random phase spreads arrivals out.
         gevent.sleep(random.random() / WEBHOOKS_PER_WORKER)
         self.conversations = [Conversation(_next_customer(self.environment)) for _ in range(CUSTOMERS_PER_WORKER)]
+        self.webhooks = _webhooks_of(self.environment)
 
     @task
     def deliver(self) -> None:
         options = _options_of(self.environment)
         index = random.randrange(len(self.conversations))
         conversation = self.conversations[index]
-        wamid = f"wamid.lt{options.run_id}x{os.getpid()}x{next(_sequence)}"
-        payload = whatsapp_text(PHONE_NUMBER_ID, conversation.wa_id, wamid, random.choice(_QUESTIONS))
-        signed = signed_meta(payload, options.app_secret)
+        message_key = f"{message_marker(options.run_id)}{os.getpid()}x{next(_sequence)}"
+        delivery = self.webhooks.message(conversation.customer, message_key, random.choice(_QUESTIONS))
         self.client.post(
-            "/webhooks/whatsapp",
-            data=signed.body,  # type: ignore[arg-type]  # Locust's annotation omits bytes, which it sends as is
-            headers=signed.headers,
+            delivery.path,
+            data=delivery.webhook.body,  # type: ignore[arg-type]  # Locust's annotation omits bytes; sent as is
+            headers=delivery.webhook.headers,
             name="webhook",
         )
         conversation.remaining -= 1
@@ -109,13 +124,26 @@ class CustomerTraffic(FastHttpUser):
             self.conversations[index] = Conversation(_next_customer(self.environment))
 
 
-def _next_customer(environment: Environment) -> str:
-    """A new customer, or (RETURNING_SHARE of the time) one who wrote before and writes again."""
+def _next_customer(environment: Environment) -> Customer:
+    """A new customer on a channel of the mix, or (RETURNING_SHARE of the time) one who wrote before and
+    writes again on the same channel."""
     if _past_customers and random.random() < RETURNING_SHARE:
         return random.choice(_past_customers)
-    wa_id = f"9{int(_options_of(environment).run_id) % 100000:05d}{next(_sequence):06d}"
-    _past_customers.append(wa_id)
-    return wa_id
+    options = _options_of(environment)
+    channel = pick_channel(_mix_of(environment), _random)
+    customer = Customer(channel, f"{customer_marker(options.run_id)}{next(_sequence):06d}")
+    _past_customers.append(customer)
+    return customer
+
+
+def _mix_of(environment: Environment) -> dict[str, float]:
+    return parse_mix(_options_of(environment).channels)
+
+
+def _webhooks_of(environment: Environment) -> Webhooks:
+    options = _options_of(environment)
+    # The stack's webhook secrets come as its own SWITCHBOARD_* variables (loadtests/run.py passes them).
+    return Webhooks(environment.host or "", Secrets.from_env(os.environ), Accounts.from_configured(options.accounts))
 
 
 class Agent(FastHttpUser):

@@ -13,7 +13,7 @@ import os
 import random
 import sys
 import time
-from dataclasses import dataclass, field
+from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
 import asyncpg
@@ -22,6 +22,17 @@ import orjson
 from honcho.environ import parse as parse_env
 from prometheus_client.parser import text_string_to_metric_families
 
+from loadtests.channel_mix import (
+    DEFAULT_MIX,
+    LOAD_CUSTOMER_ID,
+    Secrets,
+    customer_id_patterns,
+    customer_marker,
+    format_mix,
+    message_marker,
+    parse_mix,
+    provider_id_patterns,
+)
 from loadtests.report import Report, Targets, evaluate, render
 from loadtests.shapes import SHAPES, mean_rate, peak_rate
 
@@ -41,8 +52,10 @@ class LoadConfig:
     sandbox: str
     database_url: str
     admin_token: str
-    app_secret: str
+    secrets: Secrets
     report_dir: Path
+    accounts_json: str = ""  # the stack's SWITCHBOARD_ACCOUNTS: customers write to the first of each channel
+    channels: str = format_mix(DEFAULT_MIX)
     router_metrics: tuple[str, ...] = ()  # every router process's base URL: roles may be split
     locust_processes: int = 1
     drain_timeout: float = 180.0
@@ -116,7 +129,9 @@ async def run_locust(config: LoadConfig, run_id: str) -> dict[str, float]:
         "LOCUST_AGENTS": str(config.agents),
         "LOCUST_AGENT_THINK": str(config.agent_think),
         "LOCUST_RUN_ID": run_id,
-        "LOCUST_APP_SECRET": config.app_secret,
+        "LOCUST_CHANNELS": config.channels,
+        "LOCUST_ACCOUNTS": config.accounts_json,
+        **{f"SWITCHBOARD_{name.upper()}": value for name, value in asdict(config.secrets).items()},
         "LOCUST_ADMIN_TOKEN": config.admin_token,
         "LOCUST_ROUTER": config.router,
     }
@@ -235,14 +250,14 @@ async def _settle(conn: asyncpg.Connection, http: httpx.AsyncClient, config: Loa
 
 
 async def _close_stale_load_conversations(conn: asyncpg.Connection) -> None:
-    """Resolve conversations an earlier load run left waiting (their messages are all `wamid.lt...`):
-    the queue is served oldest first, so they would be what this run measures."""
+    """Resolve conversations an earlier load run left waiting (their contacts are load-test customers on
+    every channel): the queue is served oldest first, so they would be what this run measures."""
     await conn.execute(
         """UPDATE conversations c SET status = 'resolved', resolved_at = now()
             WHERE c.status = 'queued'
-              AND EXISTS (SELECT 1 FROM messages m WHERE m.conversation_id = c.id)
-              AND NOT EXISTS (SELECT 1 FROM messages m WHERE m.conversation_id = c.id
-                                AND m.provider_message_id NOT LIKE 'wamid.lt%')"""
+              AND EXISTS (SELECT 1 FROM contact_identities i WHERE i.contact_id = c.contact_id
+                            AND i.external_id ~ $1)""",
+        LOAD_CUSTOMER_ID,
     )
 
 
@@ -256,19 +271,28 @@ async def _close_leftovers(conn: asyncpg.Connection, run_id: str) -> None:
     await conn.execute(
         """UPDATE conversations c SET status = 'resolved', resolved_at = now()
             WHERE c.status = 'queued' AND EXISTS (
-                  SELECT 1 FROM contact_identities i WHERE i.contact_id = c.contact_id AND i.external_id LIKE $1)""",
-        _customer_prefix(run_id),
+                  SELECT 1 FROM contact_identities i WHERE i.contact_id = c.contact_id
+                     AND i.external_id LIKE ANY($1::text[]))""",
+        _customer_patterns(run_id),
     )
 
 
-def _customer_prefix(run_id: str) -> str:
-    """What this run's customers' ids start with (see the locustfile's Customer)."""
-    return f"9{int(run_id) % 100000:05d}%"
+def _customer_patterns(run_id: str) -> list[str]:
+    """LIKE patterns of this run's customers' ids on every channel (loadtests/channel_mix.py)."""
+    return customer_id_patterns(customer_marker(run_id))
+
+
+def _message_patterns(run_id: str) -> list[str]:
+    """LIKE patterns of the provider ids of this run's messages on every channel."""
+    return provider_id_patterns(message_marker(run_id), customer_marker(run_id))
 
 
 async def _stored(conn: asyncpg.Connection, run_id: str) -> int:
     return int(
-        await conn.fetchval("SELECT count(*) FROM messages WHERE provider_message_id LIKE $1", f"wamid.lt{run_id}x%")
+        await conn.fetchval(
+            "SELECT count(*) FROM messages WHERE direction = 'inbound' AND provider_message_id LIKE ANY($1::text[])",
+            _message_patterns(run_id),
+        )
     )
 
 
@@ -285,9 +309,9 @@ async def _measure(
 ) -> Report:
     started, load_ended = window
     counts = await conn.fetchrow(  # one snapshot: stragglers may still be landing
-        """SELECT count(*) AS stored, count(DISTINCT provider_message_id) AS distinct_ids
-             FROM messages WHERE provider_message_id LIKE $1""",
-        f"wamid.lt{run_id}x%",
+        """SELECT count(*) AS stored, count(DISTINCT (channel, provider_message_id)) AS distinct_ids
+             FROM messages WHERE direction = 'inbound' AND provider_message_id LIKE ANY($1::text[])""",
+        _message_patterns(run_id),
     )
     assert counts is not None
     stored, distinct = int(counts["stored"]), int(counts["distinct_ids"])
@@ -302,8 +326,8 @@ async def _measure(
              FROM conversations c
             WHERE c.received_at >= to_timestamp($2)
               AND EXISTS (SELECT 1 FROM contact_identities i WHERE i.contact_id = c.contact_id
-                            AND i.external_id LIKE $1)""",
-        _customer_prefix(run_id),
+                            AND i.external_id LIKE ANY($1::text[]))""",
+        _customer_patterns(run_id),
         started,
         load_ended,
     )
@@ -413,6 +437,11 @@ def main(argv: list[str] | None = None) -> int:
         help="simulated agents (default: one per 4 msg/s of peak rate, enough that conversations rarely wait)",
     )
     parser.add_argument("--agent-think", type=float, default=0.5)
+    parser.add_argument(
+        "--channels",
+        default=os.environ.get("CHANNELS", format_mix(DEFAULT_MIX)),
+        help="channel mix as weights, e.g. whatsapp=40,messenger=14,line=8 (default: every channel)",
+    )
     parser.add_argument("--locust-processes", type=int, default=int(os.environ.get("LOCUST_PROCESSES", 1)))
     parser.add_argument("--env", default=str(REPO / "deploy" / "local" / "dev.env"))
     parser.add_argument("--ingest", default="http://127.0.0.1:8080")
@@ -440,7 +469,9 @@ def main(argv: list[str] | None = None) -> int:
         sandbox=args.sandbox,
         database_url=env["SWITCHBOARD_DATABASE_URL"],
         admin_token=env["SWITCHBOARD_ADMIN_TOKEN"],
-        app_secret=env["SWITCHBOARD_META_APP_SECRET"],
+        secrets=Secrets.from_env(env),
+        accounts_json=env.get("SWITCHBOARD_ACCOUNTS", ""),
+        channels=format_mix(parse_mix(args.channels)),
         report_dir=Path(args.report_dir),
         router_metrics=tuple(url for url in args.router_metrics.split(",") if url),
         locust_processes=args.locust_processes,

@@ -7,6 +7,7 @@ import asyncpg
 import pytest
 from aiokafka import AIOKafkaConsumer
 
+from dispatcher.store import mark_sent
 from schemas.outbound import DeadLetter
 from schemas.wire import decode
 from tests.integration.client import Switchboard, eventually
@@ -106,3 +107,21 @@ async def test_one_conversations_replies_reach_the_provider_in_the_order_written
 
     requests = await eventually(all_sent, what="all eight replies at the provider")
     assert [r["body"]["text"]["body"] for r in requests] == texts
+
+
+async def test_a_provider_id_already_taken_records_the_send_without_it_instead_of_failing(
+    switchboard: Switchboard, db: asyncpg.Connection
+):
+    # Providers' ids are unique per channel, but a provider that reuses one (Telegram numbers messages per
+    # chat) must not wedge the dispatcher's partition: the reply was sent, and that is what is kept.
+    agent, conversation = await assigned_conversation(switchboard, "972540000099")
+    message_id, _ = await reply_and_wait(switchboard, db, agent, conversation, {"sent"})
+    taken = await db.fetchval(
+        "SELECT provider_message_id FROM messages WHERE conversation_id = $1 AND direction = 'inbound'",
+        conversation["id"],
+    )
+    await db.execute("UPDATE messages SET delivery_status = 'sending' WHERE id = $1", message_id)
+
+    assert await mark_sent(db, message_id, "whatsapp", taken) == "sent"
+
+    assert await db.fetchval("SELECT delivery_status FROM messages WHERE id = $1", message_id) == "sent"

@@ -6,10 +6,11 @@ belong to `make loadtest` runs reported in BENCHMARKS.md.
 
 import pytest
 
+from loadtests.channel_mix import Secrets
 from loadtests.report import Targets
 from loadtests.run import LoadConfig, run_load
 from tests.integration.client import Switchboard
-from tests.integration.conftest import ADMIN_TOKEN, APP_SECRET, Stack
+from tests.integration.conftest import ADMIN_TOKEN, Stack
 
 pytestmark = pytest.mark.integration
 
@@ -29,7 +30,8 @@ async def test_a_short_run_loses_nothing_duplicates_nothing_and_holds_the_cap(
         sandbox=stack.sandbox.url,
         database_url=stack.dsn,
         admin_token=ADMIN_TOKEN,
-        app_secret=APP_SECRET,
+        secrets=Secrets.from_env(stack.env),
+        accounts_json=stack.env["SWITCHBOARD_ACCOUNTS"],
         report_dir=tmp_path,
         drain_timeout=30,
     )
