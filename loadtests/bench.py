@@ -21,10 +21,10 @@ from pathlib import Path
 import orjson
 
 from deploy.local.wait_ready import wait_ready
-from loadtests.channel_mix import Secrets
 from loadtests.ports import free_port
 from loadtests.report import Report, Targets, evaluate
 from loadtests.run import REPO, LoadConfig, run_load, run_locust
+from sandbox.webhooks.compose import Secrets
 
 PIPELINE_ASSIGNED_P99_MS = 2000.0
 BARE_WEBHOOK_P99_MS = 50.0

@@ -34,9 +34,7 @@ from locust.env import Environment
 
 from loadtests.channel_mix import (
     DEFAULT_MIX,
-    Accounts,
     Customer,
-    Secrets,
     Webhooks,
     customer_marker,
     format_mix,
@@ -45,6 +43,7 @@ from loadtests.channel_mix import (
     pick_channel,
 )
 from loadtests.shapes import SHAPES, rate_at
+from sandbox.webhooks.compose import Accounts, Secrets
 
 
 def _send_without_delay(_pool: ConnectionPool, sock: Any) -> None:

@@ -25,7 +25,6 @@ from prometheus_client.parser import text_string_to_metric_families
 from loadtests.channel_mix import (
     DEFAULT_MIX,
     LOAD_CUSTOMER_ID,
-    Secrets,
     customer_id_patterns,
     customer_marker,
     format_mix,
@@ -35,6 +34,7 @@ from loadtests.channel_mix import (
 )
 from loadtests.report import Report, Targets, evaluate, render
 from loadtests.shapes import SHAPES, mean_rate, peak_rate
+from sandbox.webhooks.compose import Secrets
 
 REPO = Path(__file__).resolve().parents[1]
 

@@ -1,7 +1,8 @@
 """The provider sandbox: plays the providers' send APIs at the paths the real ones use.
 
 `SWITCHBOARD_<CHANNEL>_API_BASE` pointing here is the only difference from production. Tests read
-what arrived (`GET /sandbox/requests`) and script failures (`POST /sandbox/faults`).
+what arrived (`GET /sandbox/requests`) and script failures (`POST /sandbox/faults`). It also writes as a
+customer would on any channel (`POST /sandbox/webhooks/{channel}`, sandbox/customers.py).
 """
 
 from typing import Any
@@ -9,6 +10,7 @@ from typing import Any
 import orjson
 from fastapi import FastAPI, Response
 
+from sandbox import customers
 from sandbox.providers import line, meta, smtp, telegram, twilio, webchat
 from sandbox.state import Fault, Latency, Sandbox
 from services.health import health_routes
@@ -55,6 +57,8 @@ def create_app() -> FastAPI:
     async def set_latency(latency: Latency) -> Response:
         sandbox.delay_ms = latency.delay_ms
         return Response(status_code=204)
+
+    app.include_router(customers.routes())
 
     # Provider routes last: the Graph API's catch-all path must not shadow /sandbox/*.
     for provider_routes in (meta.routes, twilio.routes, line.routes, telegram.routes, webchat.routes, smtp.routes):

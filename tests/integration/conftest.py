@@ -108,6 +108,7 @@ def stack(infrastructure: None) -> Iterator[Stack]:
     topics = Topics(f"test-{suffix}")
     _run_sql(SERVER_DSN, f'CREATE DATABASE "{database}"')
     sandbox_port = free_port()
+    ingest_port = free_port()
     smtp_port = free_port()
     sandbox_url = f"http://127.0.0.1:{sandbox_port}"
     env = {
@@ -142,10 +143,15 @@ def stack(infrastructure: None) -> Iterator[Stack]:
         ServiceProcess(
             "sandbox",
             sandbox_port,
-            {**env, "SWITCHBOARD_SANDBOX_PORT": str(sandbox_port), "SWITCHBOARD_SANDBOX_SMTP_PORT": str(smtp_port)},
+            {
+                **env,
+                "SWITCHBOARD_SANDBOX_PORT": str(sandbox_port),
+                "SWITCHBOARD_SANDBOX_SMTP_PORT": str(smtp_port),
+                "SWITCHBOARD_SANDBOX_INGEST_URL": f"http://127.0.0.1:{ingest_port}",
+            },
         ),
         ServiceProcess("router", port := free_port(), {**env, "SWITCHBOARD_PORT": str(port)}, name="router-1"),
-        ServiceProcess("ingest", port := free_port(), {**env, "SWITCHBOARD_PORT": str(port)}),
+        ServiceProcess("ingest", ingest_port, {**env, "SWITCHBOARD_PORT": str(ingest_port)}),
         ServiceProcess("dispatcher", port := free_port(), {**env, "SWITCHBOARD_PORT": str(port)}),
     ]
     try:

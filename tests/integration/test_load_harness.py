@@ -6,9 +6,9 @@ belong to `make loadtest` runs reported in BENCHMARKS.md.
 
 import pytest
 
-from loadtests.channel_mix import Secrets
 from loadtests.report import Targets
 from loadtests.run import LoadConfig, run_load
+from sandbox.webhooks.compose import Secrets
 from tests.integration.client import Switchboard
 from tests.integration.conftest import ADMIN_TOKEN, Stack
 

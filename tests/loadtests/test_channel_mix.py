@@ -14,7 +14,6 @@ from loadtests.channel_mix import (
     DEFAULT_MIX,
     LOAD_CUSTOMER_ID,
     Customer,
-    Secrets,
     Webhooks,
     customer_id_patterns,
     customer_marker,
@@ -24,6 +23,7 @@ from loadtests.channel_mix import (
     pick_channel,
     provider_id_patterns,
 )
+from sandbox.webhooks.compose import Accounts, Secrets
 from schemas.inbound import InboundMessage
 from services.accounts import ChannelAccount
 
@@ -59,7 +59,7 @@ def ingest_parses(channel: str, customer: Customer, key: str) -> InboundMessage:
         webchat_signing_key=secrets.webchat_signing_key,
         accounts=ACCOUNTS,
     )
-    delivery = Webhooks(INGEST, secrets).message(customer, key, "Where is my order?")
+    delivery = Webhooks(INGEST, secrets, Accounts()).message(customer, key, "Where is my order?")
     webhook = build_channels(settings)[channel]
     request = WebhookRequest(
         url=INGEST + delivery.path,
