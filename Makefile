@@ -27,8 +27,9 @@ format: setup
 # Locust against the stack `make run` started: RATE msg/s (default 500) for DURATION s (default 60).
 RATE ?= 500
 DURATION ?= 60
+CHANNELS ?=  # empty: every channel, in loadtests/channel_mix.py's mix
 loadtest: setup
-	.venv/bin/python -m loadtests.run --rate $(RATE) --duration $(DURATION)
+	.venv/bin/python -m loadtests.run --rate $(RATE) --duration $(DURATION) --channels "$(CHANNELS)"
 
 # Step the rate up until the pipeline stops keeping up; a bare endpoint gives the machine's ceiling.
 bench: setup

@@ -439,7 +439,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--agent-think", type=float, default=0.5)
     parser.add_argument(
         "--channels",
-        default=os.environ.get("CHANNELS", format_mix(DEFAULT_MIX)),
+        default=os.environ.get("CHANNELS", ""),
         help="channel mix as weights, e.g. whatsapp=40,messenger=14,line=8 (default: every channel)",
     )
     parser.add_argument("--locust-processes", type=int, default=int(os.environ.get("LOCUST_PROCESSES", 1)))
@@ -471,7 +471,7 @@ def main(argv: list[str] | None = None) -> int:
         admin_token=env["SWITCHBOARD_ADMIN_TOKEN"],
         secrets=Secrets.from_env(env),
         accounts_json=env.get("SWITCHBOARD_ACCOUNTS", ""),
-        channels=format_mix(parse_mix(args.channels)),
+        channels=format_mix(parse_mix(args.channels) if args.channels.strip() else DEFAULT_MIX),
         report_dir=Path(args.report_dir),
         router_metrics=tuple(url for url in args.router_metrics.split(",") if url),
         locust_processes=args.locust_processes,
