@@ -8,11 +8,12 @@ stack's webhook secrets come as its SWITCHBOARD_* variables.
 Customers: delivery workers (Locust users) each post ~10 webhooks a second for ten customers in
 conversation, each on a channel of the mix (loadtests/channel_mix.py: every channel, WhatsApp first;
 --channels whatsapp=40,line=10,... changes it). A conversation is 1-5 messages; then a new customer takes
-the place, or (30%) a returning one who writes again on the same channel.
+the place, or (30%) a returning one who writes again, on the same channel or (half of those who wrote
+from a phone) on the other phone channel: WhatsApp and SMS from one number are one person.
 
-Agents: a fixed number go online, follow their live events (server-sent), and answer each conversation
-they are given after a think time with one "send and resolve" call, so
-capacity frees as in real life.
+Agents: a fixed number go online, follow their live events (server-sent), send a heartbeat every
+HEARTBEAT_EVERY_S so a long run does not time them out, and answer each conversation they are given after
+a think time with one "send and resolve" call, so capacity frees as in real life.
 """
 
 import itertools
@@ -55,8 +56,12 @@ def _send_without_delay(_pool: ConnectionPool, sock: Any) -> None:
 
 ConnectionPool.after_connect = _send_without_delay  # type: ignore[method-assign,assignment]  # its documented hook
 RETURNING_SHARE = 0.3
+SWITCHING_SHARE = 0.5
+_OTHER_PHONE_CHANNEL = {"whatsapp": "twilio", "twilio": "whatsapp"}
 WEBHOOKS_PER_WORKER = 10.0
 CUSTOMERS_PER_WORKER = 10
+# The router times out an agent silent for SWITCHBOARD_HEARTBEAT_TIMEOUT_S (60 by default): three beats to it.
+HEARTBEAT_EVERY_S = 20.0
 _sequence = itertools.count(1)
 _past_customers: list[Customer] = []
 _random = random.Random()
@@ -127,7 +132,13 @@ def _next_customer(environment: Environment) -> Customer:
     """A new customer on a channel of the mix, or (RETURNING_SHARE of the time) one who wrote before and
     writes again on the same channel."""
     if _past_customers and random.random() < RETURNING_SHARE:
-        return random.choice(_past_customers)
+        returning = random.choice(_past_customers)
+        # Half of those who wrote from a phone come back on the other phone channel (WhatsApp <-> SMS): the
+        # router must see one person, one thread (their numbers meet in E.164).
+        other = _OTHER_PHONE_CHANNEL.get(returning.channel)
+        if other and other in _mix_of(environment) and random.random() < SWITCHING_SHARE:
+            return Customer(other, returning.key)
+        return returning
     options = _options_of(environment)
     channel = pick_channel(_mix_of(environment), _random)
     customer = Customer(channel, f"{customer_marker(options.run_id)}{next(_sequence):06d}")
@@ -146,8 +157,8 @@ def _webhooks_of(environment: Environment) -> Webhooks:
 
 
 class Agent(FastHttpUser):
-    """A human agent: online for the run, follows their live events, and answers each conversation they
-    are given after a think time with "send and resolve", several conversations at once as real agents do.
+    """A human agent: online for the run, follows their live events, sends heartbeats, and answers each
+    conversation they are given after a think time with "send and resolve", several at once as real agents do.
     """
 
     fixed_count = 0  # set from --agents at test start
@@ -168,12 +179,14 @@ class Agent(FastHttpUser):
         self.answering = gevent.pool.Group()
         self.stopping = False
         self.listener = gevent.spawn(self._follow_events)
+        self.heartbeat = gevent.spawn(self._beat)
 
     def on_stop(self) -> None:
         # Finish the replies in flight and start no more: a reply sent after the log-off released the
         # conversation would be refused, and one cut off mid-request would count as a failure.
         self.stopping = True
         self.listener.kill(block=False)
+        self.heartbeat.kill(block=False)
         self.answering.join(timeout=10)
         self._presence("offline")
 
@@ -184,6 +197,14 @@ class Agent(FastHttpUser):
             headers=self.auth,
             name="agent: presence",
         )
+
+    def _beat(self) -> None:
+        """Tell the router the agent's client is there, every HEARTBEAT_EVERY_S, until the agent stops."""
+        while True:
+            gevent.sleep(HEARTBEAT_EVERY_S)
+            self.client.post(
+                f"{self.router}/v1/agents/{self.agent_id}/heartbeat", headers=self.auth, name="agent: heartbeat"
+            )
 
     def _follow_events(self) -> None:
         """Read the agent's server-sent events into the inbox; reconnect if the stream ends."""

@@ -224,9 +224,14 @@ async def _drain(conn: asyncpg.Connection, run_id: str, expected: float, wait_s:
 
 async def _log_off_agents(http: httpx.AsyncClient, conn: asyncpg.Connection, config: LoadConfig) -> None:
     """Take this run's agents offline if Locust stopped them before their own log-off got through: an
-    agent left online would hold conversations nobody answers, and the next run would inherit them."""
+    agent left online would hold conversations nobody answers, and the next run would inherit them. One
+    the router timed out for silence still holds theirs for the grace period: logging off releases them."""
     admin = {"authorization": f"Bearer {config.admin_token}"}
-    still_online = await conn.fetch("SELECT id FROM agents WHERE name = $1 AND status <> 'offline'", config.agent_name)
+    still_online = await conn.fetch(
+        """SELECT id FROM agents
+            WHERE name = $1 AND (status <> 'offline' OR offline_reason = 'heartbeat_timeout')""",
+        config.agent_name,
+    )
     for agent in still_online:
         await http.put(f"{config.router}/v1/agents/{agent['id']}/presence", json={"status": "offline"}, headers=admin)
 

@@ -1,4 +1,4 @@
-"""The agent/admin HTTP API under `/v1`: agents, presence, conversations, replies, resolution."""
+"""The agent/admin HTTP API under `/v1`: agents, presence and heartbeats, conversations, replies, resolution."""
 
 from collections.abc import AsyncIterator
 from typing import Annotated
@@ -7,13 +7,13 @@ from uuid import UUID
 import asyncpg
 from aiokafka import AIOKafkaProducer
 from aiokafka.errors import KafkaError
-from fastapi import APIRouter, Depends, Header, Query, Request
+from fastapi import APIRouter, Depends, Header, Query, Request, Response
 from sse_starlette import EventSourceResponse, ServerSentEvent
 
 from router.assigner import Assigner
 from router.auth import Principal, bearer, hash_token, is_admin_token, issue_token
 from router.errors import Conflict, Forbidden, NotFound, Unauthenticated, Unavailable
-from router.live import LiveEvents
+from router.live import HeldConversations, LiveEvents
 from router.store import accounts as account_store
 from router.store import agents as agent_store
 from router.store import conversations as conversation_store
@@ -31,7 +31,9 @@ from router.views import (
     NewAgent,
     NewReply,
     PresenceUpdate,
+    ReleasedEvent,
 )
+from schemas.assignment import AssignmentEvent
 from schemas.wire import encode
 from services.kafka import Topics
 from services.postgres import Connection, Pool, in_transaction
@@ -87,7 +89,7 @@ async def _principal(state: State, authorization: Annotated[str | None, Header()
 Caller = Annotated[Principal, Depends(_principal)]
 
 
-def _require_admin(caller: Principal) -> None:
+def require_admin(caller: Principal) -> None:
     if not caller.is_admin:
         raise Forbidden("admin token required")
 
@@ -97,7 +99,7 @@ routes = APIRouter(prefix="/v1")
 
 @routes.post("/agents", status_code=201)
 async def create_agent(body: NewAgent, caller: Caller, state: State) -> CreatedAgent:
-    _require_admin(caller)
+    require_admin(caller)
     token = issue_token()
     async with state.pool.acquire() as conn:
         row = await agent_store.create_agent(
@@ -108,14 +110,14 @@ async def create_agent(body: NewAgent, caller: Caller, state: State) -> CreatedA
 
 @routes.get("/agents")
 async def list_agents(caller: Caller, state: State) -> Items[AgentView]:
-    _require_admin(caller)
+    require_admin(caller)
     async with state.pool.acquire() as conn:
         return Items(items=[AgentView.of(r) for r in await agent_store.list_agents(conn)])
 
 
 @routes.get("/accounts")
 async def list_accounts(caller: Caller, state: State) -> Items[AccountView]:
-    _require_admin(caller)
+    require_admin(caller)
     async with state.pool.acquire() as conn:
         rows = await account_store.list_accounts(conn)
     return Items(items=[AccountView.model_validate(dict(r)) for r in rows])
@@ -145,12 +147,26 @@ async def set_presence(agent_id: UUID, body: PresenceUpdate, caller: Caller, sta
         if change is not None:
             agent = change.agent
             if change.released:
+                await state.assigner.announce_released(
+                    agent_id, change.released, "logged_off", agent["status_changed_at"]
+                )
                 await state.assigner.drain()
     elif body.status == "online" and await state.assigner.drain():
         async with state.pool.acquire() as conn:
             agent = await agent_store.get_agent(conn, agent_id)
         assert agent is not None
     return AgentView.of(agent)
+
+
+@routes.post("/agents/{agent_id}/heartbeat", status_code=204)
+async def heartbeat(agent_id: UUID, caller: Caller, state: State) -> Response:
+    """The agent's client is there. Silent past SWITCHBOARD_HEARTBEAT_TIMEOUT_S, the agent goes offline."""
+    if not caller.may_act_as(agent_id):
+        raise Forbidden("agents may only send their own heartbeat")
+    async with state.pool.acquire() as conn:
+        if not await agent_store.record_heartbeat(conn, agent_id):
+            raise NotFound(f"no agent {agent_id}")
+    return Response(status_code=204)
 
 
 @routes.get("/agents/{agent_id}/conversations")
@@ -165,7 +181,8 @@ async def agent_conversations(agent_id: UUID, caller: Caller, state: State) -> I
 @routes.get("/agents/{agent_id}/events")
 async def agent_events(agent_id: UUID, caller: Caller, state: State) -> EventSourceResponse:
     """Server-sent events for the agent's screen: first `conversations` (what they hold now), then one
-    `assigned` event per conversation given to them, as it is committed."""
+    `assigned` event per conversation given to them and one `released` event per conversation taken from
+    them (transferred, or released when they went offline), as each is committed."""
     if not caller.may_act_as(agent_id):
         raise Forbidden("agents may only follow their own events")
     return EventSourceResponse(_agent_event_stream(state, agent_id), ping=15)
@@ -178,19 +195,27 @@ async def _agent_event_stream(state: RouterState, agent_id: UUID) -> AsyncIterat
         async with state.pool.acquire() as conn:
             rows = await conversation_store.agent_conversations(conn, agent_id)
         held = Items[ConversationView](items=[ConversationView.of(r) for r in rows])
-        in_snapshot = {view.id for view in held.items}
+        shown = HeldConversations({view.id for view in held.items})
         yield ServerSentEvent(held.model_dump_json(), event="conversations")
         while (event := await subscription.next_event()) is not None:
-            if event.conversation_id in in_snapshot:
-                in_snapshot.discard(event.conversation_id)
+            if not shown.passes(event):
                 continue
-            assigned = AssignedEvent(
-                conversation_id=event.conversation_id,
-                agent_id=event.agent_id,
-                assigned_at=event.assigned_at,
-                reason=event.reason,
-            )
-            yield ServerSentEvent(assigned.model_dump_json(), event="assigned")
+            if isinstance(event, AssignmentEvent):
+                assigned = AssignedEvent(
+                    conversation_id=event.conversation_id,
+                    agent_id=event.agent_id,
+                    assigned_at=event.assigned_at,
+                    reason=event.reason,
+                )
+                yield ServerSentEvent(assigned.model_dump_json(), event="assigned")
+            else:
+                released = ReleasedEvent(
+                    conversation_id=event.conversation_id,
+                    agent_id=event.agent_id,
+                    released_at=event.released_at,
+                    reason=event.reason,
+                )
+                yield ServerSentEvent(released.model_dump_json(), event="released")
 
 
 @routes.get("/conversations")
@@ -202,7 +227,7 @@ async def search_conversations(
     external_id: str | None = None,
     limit: Annotated[int, Query(ge=1, le=1000)] = 100,
 ) -> Items[ConversationView]:
-    _require_admin(caller)
+    require_admin(caller)
     async with state.pool.acquire() as conn:
         rows = await conversation_store.search_conversations(conn, status, channel, external_id, limit)
     return Items(items=[ConversationView.of(r) for r in rows])
@@ -211,7 +236,7 @@ async def search_conversations(
 @routes.get("/conversations/{conversation_id}")
 async def get_conversation(conversation_id: UUID, caller: Caller, state: State) -> ConversationDetail:
     async with state.pool.acquire() as conn:
-        conversation = await _visible_conversation(conn, conversation_id, caller)
+        conversation = await visible_conversation(conn, conversation_id, caller)
         contact = await conversation_store.contact_with_identities(conn, conversation["contact_id"])
         messages = await conversation_store.history(conn, conversation["contact_id"])
     assert contact is not None
@@ -229,7 +254,7 @@ async def reply(conversation_id: UUID, body: NewReply, caller: Caller, state: St
     async with state.pool.acquire() as conn:
         outbound = await conversation_store.create_reply(conn, conversation_id, caller.agent_id, body.text)
         if outbound is None:  # say why: unknown, someone else's, or no longer open
-            await _visible_conversation(conn, conversation_id, caller)
+            await visible_conversation(conn, conversation_id, caller)
             raise Conflict("the conversation is not assigned to you")
     try:
         await state.producer.send_and_wait(state.topics.outbound, encode(outbound), key=str(conversation_id).encode())
@@ -253,14 +278,15 @@ async def resolve(conversation_id: UUID, caller: Caller, state: State) -> Conver
     async with state.pool.acquire() as conn:
         resolution = await conversation_store.resolve(conn, conversation_id, only_assignee)
         if resolution is None:  # say why: unknown, someone else's, or already resolved
-            await _visible_conversation(conn, conversation_id, caller)
+            await visible_conversation(conn, conversation_id, caller)
             raise Conflict("the conversation is already resolved or no longer yours")
     if resolution.freed_agent_id is not None:
         await state.assigner.drain()
     return ConversationView.of(resolution.conversation)
 
 
-async def _visible_conversation(conn: Connection, conversation_id: UUID, caller: Principal) -> asyncpg.Record:
+async def visible_conversation(conn: Connection, conversation_id: UUID, caller: Principal) -> asyncpg.Record:
+    """The conversation if the caller may see it; 404 or 403 (with the reason) if not."""
     row = await conversation_store.get_conversation(conn, conversation_id)
     if row is None:
         raise NotFound(f"no conversation {conversation_id}")

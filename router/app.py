@@ -5,13 +5,16 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
 from fastapi import FastAPI, Request
+from fastapi.encoders import jsonable_encoder
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 
 from router.api import RouterState, routes
 from router.assigner import Assigner
 from router.consumer import InboundHandler
+from router.contacts_api import routes as contact_routes
 from router.errors import ApiError
+from router.handover_api import routes as handover_routes
 from router.live import LiveEvents, follow_assignments, make_follower
 from router.settings import RouterSettings
 from router.store.accounts import ensure_account
@@ -41,7 +44,7 @@ def create_app(settings: RouterSettings) -> FastAPI:
         try:
             await _record_configured_accounts(pool, settings)
             await producer.start()
-            assigner = Assigner(pool, producer, topics)
+            assigner = Assigner(pool, producer, topics, settings.routing_policy)
             live = LiveEvents()
             app.state.router = RouterState(
                 pool, producer, assigner, topics, settings.admin_token.get_secret_value(), live
@@ -54,7 +57,7 @@ def create_app(settings: RouterSettings) -> FastAPI:
                     )
                 )
             if settings.consumes:
-                handler = InboundHandler(pool, assigner, settings.accounts)
+                handler = InboundHandler(pool, assigner, settings.accounts, settings.languages)
                 consumer = make_consumer(
                     settings.kafka_bootstrap, group_id=settings.consumer_group, client_id="switchboard-router"
                 )
@@ -67,7 +70,8 @@ def create_app(settings: RouterSettings) -> FastAPI:
                             name="inbound-consumer",
                         ),
                         asyncio.create_task(
-                            assigner.sweep_until(stopping, settings.queue_sweep_interval_s), name="queue-sweep"
+                            assigner.sweep_until(stopping, settings.queue_sweep_interval_s, settings.presence_policy),
+                            name="queue-sweep",
                         ),
                     ]
                 )
@@ -81,6 +85,8 @@ def create_app(settings: RouterSettings) -> FastAPI:
     app = FastAPI(title="Switchboard router", telemetry=FASTAPI_TELEMETRY_OFF, lifespan=lifespan)
     if settings.serves_api:
         app.include_router(routes)
+        app.include_router(contact_routes)
+        app.include_router(handover_routes)
     app.include_router(metrics_routes)
 
     async def database_answers() -> object:
@@ -101,7 +107,8 @@ def create_app(settings: RouterSettings) -> FastAPI:
 
     @app.exception_handler(RequestValidationError)
     async def invalid(_: Request, error: RequestValidationError) -> JSONResponse:
-        return JSONResponse({"error": "invalid_request", "detail": error.errors()}, status_code=422)
+        # jsonable_encoder: a model validator's error carries the ValueError itself, which JSON cannot hold.
+        return JSONResponse({"error": "invalid_request", "detail": jsonable_encoder(error.errors())}, status_code=422)
 
     return app
 

@@ -1,26 +1,47 @@
-"""Running the assignment queue after commits, and announcing what it assigned.
+"""Running the assignment queue after commits, and announcing what it assigned and released.
 
 Why after commit: a conversation queued in one transaction and an agent's slot freed in another can
 each miss the other while both are uncommitted. Whoever commits second runs the queue again with a
-snapshot that sees both, so nothing waits while an agent has room. A periodic sweep backs this up.
+snapshot that sees both, so nothing waits while an agent has room. A periodic sweep backs this up, and
+enforces presence: agents silent past the heartbeat timeout go offline, and their conversations go back
+to the queue once the grace is over (router/presence.py decides).
 
-Each assignment is one statement (`assign_next_queued`, migration 0002) applying the ranking that
-`router/assignment.py` decides; the free agents are read once per drain and re-ranked locally.
+Each assignment is one statement (`assign_conversation`, migration 0005) applying what router/queueing.py
+decides (which conversation: priority with ageing; which agents: skills, language, widening) and the load
+ranking of router/assignment.py; the queue and the free agents are read once per drain and kept locally.
 """
 
 import asyncio
 import contextlib
 import logging
 from collections.abc import Set as AbstractSet
+from datetime import UTC, datetime
 from functools import partial
 from uuid import UUID
 
 from aiokafka import AIOKafkaProducer
 
 from router.assignment import after_assignment, rank_agents
-from router.store.agents import agents_by_status, offline_agents_holding_conversations, release_conversations
-from router.store.queue import Assignment, NoSlot, anyone_waiting, assign_next_queued, free_agents, queue_depth
-from schemas.assignment import AssignmentEvent
+from router.presence import OfflineHold, PresencePolicy
+from router.queueing import RoutingPolicy, choose_agents, queue_order
+from router.store.agents import (
+    agents_by_status,
+    database_clock,
+    offline_agents_holding_conversations,
+    present_agents,
+    release_hold,
+    time_out,
+)
+from router.store.queue import (
+    Assignment,
+    NoSlot,
+    anyone_waiting,
+    assign_conversation,
+    free_agents,
+    queue_depth,
+    queued_conversations,
+)
+from schemas.assignment import AssigneeChange, AssignmentEvent, ReleaseEvent, ReleaseReason
 from schemas.wire import encode
 from services.kafka import Topics
 from services.metrics import AGENTS, ASSIGNMENT_LATENCY, QUEUE_DEPTH
@@ -32,34 +53,49 @@ _STALE_VIEW_REREADS = 5
 
 
 class Assigner:
-    """Drains the queue into free agents and publishes each committed assignment."""
+    """Drains the queue into free agents, publishes each committed assignment and release, and (in its
+    sweep) enforces presence."""
 
-    def __init__(self, pool: Pool, producer: AIOKafkaProducer, topics: Topics) -> None:
+    def __init__(self, pool: Pool, producer: AIOKafkaProducer, topics: Topics, policy: RoutingPolicy) -> None:
         self._pool = pool
         self._producer = producer
         self._topics = topics
+        self._policy = policy
 
-    async def drain(self, arriving: AbstractSet[UUID] = frozenset()) -> int:
+    async def drain(
+        self, arriving: AbstractSet[UUID] = frozenset(), passing_over: AbstractSet[UUID] = frozenset()
+    ) -> int:
         """Assign queued conversations until the queue is empty or nobody has room; returns how many.
 
         `arriving` are conversations just stored: their assignments count as immediate, not queued.
+        `passing_over` are agents this drain gives nothing (one who just handed a conversation back).
         """
         assigned = 0
         async with self._pool.acquire() as conn:
             if not await anyone_waiting(conn):
                 return 0
             for _ in range(_STALE_VIEW_REREADS):
-                ranked = rank_agents(await free_agents(conn))
-                while ranked:
-                    outcome = await assign_next_queued(conn, ranked)
+                ranked = [a for a in rank_agents(await free_agents(conn)) if a.agent_id not in passing_over]
+                if not ranked:
+                    return assigned
+                now = datetime.now(UTC)
+                saw_stale_agents = False
+                for conversation in queue_order(await queued_conversations(conn), now, self._policy):
+                    match = choose_agents(conversation, ranked, now, self._policy)
+                    if match is None:
+                        continue  # no agent for it yet: the next may have one
+                    outcome = await assign_conversation(conn, conversation, match)
                     if outcome is None:
-                        return assigned
+                        continue  # another router took it
                     if isinstance(outcome, NoSlot):
-                        break  # other routers filled the slots we saw: read the agents again
+                        saw_stale_agents = True  # other routers filled the slots we saw: read them again
+                        break
                     await self.announce(outcome, immediate=outcome.conversation_id in arriving)
                     assigned += 1
                     ranked = after_assignment(ranked, outcome.agent_id, outcome.assigned_at)
-                else:
+                    if not ranked:
+                        return assigned
+                if not saw_stale_agents:
                     return assigned
         return assigned
 
@@ -75,22 +111,62 @@ class Assigner:
             received_at=assignment.received_at,
             reason="new_conversation" if immediate else "from_queue",
         )
-        # Fire and forget: the assignment is already committed; the event only informs listeners.
+        await self._publish(event)
+
+    async def announce_transfer(
+        self, conversation_id: UUID, agent_id: UUID, at: datetime, received_at: datetime
+    ) -> None:
+        """Publish a committed transfer to `agent_id` for their live listeners."""
+        await self._publish(
+            AssignmentEvent(
+                conversation_id=conversation_id,
+                agent_id=agent_id,
+                assigned_at=at,
+                received_at=received_at,
+                reason="transfer",
+            )
+        )
+
+    async def announce_released(
+        self, agent_id: UUID, conversation_ids: list[UUID], reason: ReleaseReason, at: datetime
+    ) -> None:
+        """Publish that committed releases took these conversations from `agent_id`."""
+        for conversation_id in conversation_ids:
+            await self._publish(
+                ReleaseEvent(conversation_id=conversation_id, agent_id=agent_id, released_at=at, reason=reason)
+            )
+
+    async def _publish(self, event: AssigneeChange) -> None:
+        # Fire and forget: the change is already committed; the event only informs listeners.
         await self._producer.send(self._topics.assignments, encode(event), key=str(event.agent_id).encode())
 
-    async def release_from_offline_agents(self) -> None:
-        """Hand back conversations still held by offline agents (a release interrupted by a crash)."""
+    async def enforce_presence(self, policy: PresencePolicy) -> None:
+        """Time out agents silent for too long, and give back the conversations of offline agents whose
+        hold is up: after the grace for a timeout, at once (a release that did not happen) for a log-off."""
         async with self._pool.acquire() as conn:
-            stranded = await offline_agents_holding_conversations(conn)
-        for agent_id in stranded:
-            log.warning("releasing conversations still held by offline agent %s", agent_id)
-            await in_transaction(self._pool, partial(release_conversations, agent_id=agent_id))
+            now = await database_clock(conn)
+            silent = policy.timed_out(await present_agents(conn), now)
+            silent_before = policy.silent_before(now)
+            if silent and silent_before is not None:
+                for agent_id in await time_out(conn, silent, silent_before):
+                    log.info("agent %s timed out: no heartbeat since before %s", agent_id, silent_before)
+            due = policy.releases_due(await offline_agents_holding_conversations(conn), now)
+        for hold in due:
+            released = await in_transaction(self._pool, partial(release_hold, hold=hold))
+            if not released:
+                continue  # the agent came back, or another router released them first
+            if hold.reason == "heartbeat_timeout":
+                log.info("released %d conversations of timed-out agent %s", len(released), hold.agent_id)
+            else:
+                log.warning("released %d conversations still held by offline agent %s", len(released), hold.agent_id)
+            await self.announce_released(hold.agent_id, released, _release_reason(hold), now)
 
-    async def sweep_until(self, stopping: asyncio.Event, interval_s: float) -> None:
-        """Periodically drain the queue and refresh the queue and agent gauges, until `stopping` is set."""
+    async def sweep_until(self, stopping: asyncio.Event, interval_s: float, presence: PresencePolicy) -> None:
+        """Periodically enforce presence, drain the queue and refresh the queue and agent gauges, until
+        `stopping` is set."""
         while not stopping.is_set():
             try:
-                await self.release_from_offline_agents()
+                await self.enforce_presence(presence)
                 await self.drain()
                 async with self._pool.acquire() as conn:
                     QUEUE_DEPTH.set(await queue_depth(conn))
@@ -100,3 +176,7 @@ class Assigner:
                 log.exception("queue sweep failed; retrying in %.1fs", interval_s)
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(stopping.wait(), interval_s)
+
+
+def _release_reason(hold: OfflineHold) -> ReleaseReason:
+    return "heartbeat_timeout" if hold.reason == "heartbeat_timeout" else "logged_off"

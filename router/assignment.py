@@ -3,7 +3,7 @@ idle longest. Pure: the store reads the candidates and applies the choice with a
 that re-checks the cap, so a stale read can lose a race but never exceed a cap.
 """
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime
 from typing import Literal
 from uuid import UUID
@@ -21,6 +21,8 @@ class AgentLoad:
     max_pending: int
     last_assigned_at: datetime | None
     online_since: datetime
+    skills: frozenset[str] = frozenset()
+    languages: frozenset[str] = frozenset()
 
     @property
     def has_capacity(self) -> bool:
@@ -42,10 +44,5 @@ def rank_agents(agents: list[AgentLoad]) -> list[AgentLoad]:
 
 def after_assignment(agents: list[AgentLoad], agent_id: UUID, at: datetime) -> list[AgentLoad]:
     """The candidates re-ranked once `agent_id` took a conversation at `at`, without reading them again."""
-    updated = [
-        AgentLoad(a.agent_id, a.status, a.pending + 1, a.max_pending, at, a.online_since)
-        if a.agent_id == agent_id
-        else a
-        for a in agents
-    ]
+    updated = [replace(a, pending=a.pending + 1, last_assigned_at=at) if a.agent_id == agent_id else a for a in agents]
     return rank_agents(updated)

@@ -8,8 +8,10 @@ from aiokafka import ConsumerRecord
 from pydantic import ValidationError
 
 from router.assigner import Assigner
+from router.identity import phone_of
+from router.language import detect_language
 from router.store.accounts import ensure_account
-from router.store.inbound import record_receipt, store_inbound
+from router.store.inbound import StoredMessage, record_receipt, store_inbound
 from schemas.inbound import DeliveryStatus, InboundMessage
 from schemas.wire import decode_inbound
 from services.accounts import ChannelAccount, find_account
@@ -22,15 +24,18 @@ log = logging.getLogger(__name__)
 class InboundHandler:
     """Handles the records of one inbound partition, in order."""
 
-    def __init__(self, pool: Pool, assigner: Assigner, accounts: tuple[ChannelAccount, ...]) -> None:
+    def __init__(
+        self, pool: Pool, assigner: Assigner, accounts: tuple[ChannelAccount, ...], languages: tuple[str, ...]
+    ) -> None:
         self._pool = pool
         self._assigner = assigner
         self._accounts = accounts
+        self._languages = languages
         self._recorded_accounts: set[UUID] = set()
 
     async def handle_partition(self, records: list[ConsumerRecord[bytes, bytes]]) -> None:
         """Store the batch's messages in one statement, apply its receipts, then run the queue once."""
-        messages: list[tuple[InboundMessage, UUID]] = []
+        messages: list[StoredMessage] = []
         for record in records:
             try:
                 event = decode_inbound(record.value or b"")
@@ -40,7 +45,7 @@ class InboundHandler:
                 log.error("skipping undecodable record at %s/%d@%d", record.topic, record.partition, record.offset)
                 continue
             if isinstance(event, InboundMessage):
-                messages.append((event, await self._account_id(event)))
+                messages.append(await self._routing_facts(event))
             else:
                 await self._handle_receipt(event)  # receipts concern our sends, not these messages' order
         if not messages:
@@ -57,8 +62,20 @@ class InboundHandler:
         moved = await in_transaction(self._pool, lambda conn: record_receipt(conn, receipt))
         ROUTED_MESSAGES.labels(kind="receipt", outcome="applied" if moved else "kept").inc()
 
-    async def _account_id(self, message: InboundMessage) -> UUID:
-        """The account's id, recording an account nobody configured so its messages are not lost."""
+    async def _routing_facts(self, message: InboundMessage) -> StoredMessage:
+        """What storing and routing need beyond the message: its account, the sender's phone number in
+        E.164 (which joins channels), the language it is written in, the skill its account requires."""
+        account = await self._account(message)
+        return StoredMessage(
+            message=message,
+            account_id=account.id,
+            phone=phone_of(message.channel, message.sender_external_id),
+            language=detect_language(message.text, self._languages),
+            required_skill=account.skill,
+        )
+
+    async def _account(self, message: InboundMessage) -> ChannelAccount:
+        """The account, recording an account nobody configured so its messages are not lost."""
         account = find_account(self._accounts, message.channel, message.account_external_id) or ChannelAccount(
             channel=message.channel,
             external_id=message.account_external_id,
@@ -68,4 +85,4 @@ class InboundHandler:
             async with self._pool.acquire() as conn:
                 await ensure_account(conn, account)
             self._recorded_accounts.add(account.id)
-        return account.id
+        return account

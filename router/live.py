@@ -2,8 +2,8 @@
 
 Every API process follows the whole assignments topic from its end (no consumer group: each process
 needs every event, and a stream that missed events while disconnected starts again from a snapshot of
-the agent's open conversations, not from a stored offset). An assignment is committed before its event
-is published, so an event never announces a conversation the database does not show.
+the agent's open conversations, not from a stored offset). An assignment or a release is committed
+before its event is published, so an event never announces what the database does not show.
 """
 
 import asyncio
@@ -15,8 +15,8 @@ from uuid import UUID
 from aiokafka import AIOKafkaConsumer
 from aiokafka.errors import KafkaError
 
-from schemas.assignment import AssignmentEvent
-from schemas.wire import decode
+from schemas.assignment import AssigneeChange, AssignmentEvent
+from schemas.wire import decode_assignee_change
 
 log = logging.getLogger(__name__)
 
@@ -31,15 +31,15 @@ class Subscription:
     def __init__(self, agent_id: UUID) -> None:
         self.agent_id = agent_id
         self.overflowed = False
-        self._events: asyncio.Queue[AssignmentEvent] = asyncio.Queue(SUBSCRIBER_BACKLOG)
+        self._events: asyncio.Queue[AssigneeChange] = asyncio.Queue(SUBSCRIBER_BACKLOG)
 
-    def offer(self, event: AssignmentEvent) -> None:
+    def offer(self, event: AssigneeChange) -> None:
         try:
             self._events.put_nowait(event)
         except asyncio.QueueFull:
             self.overflowed = True
 
-    async def next_event(self) -> AssignmentEvent | None:
+    async def next_event(self) -> AssigneeChange | None:
         """The next event, or None once the stream overflowed and must end.
 
         A full inbox means its reader is busy elsewhere, not waiting here, so the flag is seen in time.
@@ -47,6 +47,33 @@ class Subscription:
         if self.overflowed:
             return None
         return await self._events.get()
+
+
+class HeldConversations:
+    """What one stream has shown its agent as theirs, deciding which events it passes on.
+
+    The stream subscribes before it reads its snapshot, so an assignment committed in between is in both:
+    its event is dropped once. A release is passed on only for a conversation the stream has shown, so a
+    release committed before the snapshot (and absent from it) is not announced.
+    """
+
+    def __init__(self, snapshot: set[UUID]) -> None:
+        self._held = set(snapshot)
+        self._unannounced = set(snapshot)  # in the snapshot; their assignment event may still come
+
+    def passes(self, event: AssigneeChange) -> bool:
+        conversation_id = event.conversation_id
+        if isinstance(event, AssignmentEvent):
+            if conversation_id in self._unannounced:
+                self._unannounced.discard(conversation_id)
+                return False
+            self._held.add(conversation_id)
+            return True
+        self._unannounced.discard(conversation_id)
+        if conversation_id not in self._held:
+            return False
+        self._held.discard(conversation_id)
+        return True
 
 
 class LiveEvents:
@@ -67,7 +94,7 @@ class LiveEvents:
             if not streams:
                 self._subscriptions.pop(agent_id, None)
 
-    def publish(self, event: AssignmentEvent) -> None:
+    def publish(self, event: AssigneeChange) -> None:
         for subscription in self._subscriptions.get(event.agent_id, ()):
             subscription.offer(event)
 
@@ -90,7 +117,7 @@ def make_follower(bootstrap: str, *, client_id: str) -> AIOKafkaConsumer:
 
 
 async def follow_assignments(consumer: AIOKafkaConsumer, topic: str, live: LiveEvents, stopping: asyncio.Event) -> None:
-    """Deliver every assignment event published from now on to the matching open streams."""
+    """Deliver every assignment and release event published from now on to the matching open streams."""
     await consumer.start()
     try:
         # Without a group, subscribing assigns every partition; auto_offset_reset="latest" starts at the end.
@@ -107,8 +134,9 @@ async def follow_assignments(consumer: AIOKafkaConsumer, topic: str, live: LiveE
                     if record.value is None:
                         continue
                     try:
-                        live.publish(decode(AssignmentEvent, record.value))
+                        live.publish(decode_assignee_change(record.value))
                     except ValueError:
+                        # e.g. a kind of event a newer router publishes during a rolling upgrade
                         log.exception("skipping an undecodable assignment event at offset %s", record.offset)
     finally:
         await consumer.stop()

@@ -1,7 +1,9 @@
 """The router's configuration."""
 
-from pydantic import SecretStr
+from pydantic import Field, SecretStr
 
+from router.presence import PresencePolicy
+from router.queueing import RoutingPolicy
 from services.settings import CommonSettings
 
 
@@ -17,6 +19,25 @@ class RouterSettings(CommonSettings):
     # How often the queue is swept for capacity nobody claimed; assignment normally happens on events.
     queue_sweep_interval_s: float = 1.0
     database_pool_size: int = 10
+    # Presence (router/presence.py): an agent whose client sent no heartbeat for this long is marked
+    # offline by the sweep (0: never, for clients that do not send heartbeats yet), and keeps their
+    # conversations this long in case they come back.
+    heartbeat_timeout_s: float = Field(default=60.0, ge=0)
+    offline_grace_s: float = Field(default=30.0, ge=0)
+    # Routing (router/queueing.py): one priority level per this many seconds waited, so nobody starves;
+    # after this long without a matching agent, any free agent may take a conversation.
+    routing_ageing_s_per_level: float = 60.0
+    routing_widen_after_s: float = 30.0
+    # The languages the team supports: detection (router/language.py) chooses among these.
+    languages: tuple[str, ...] = ("en", "es", "fr", "de", "it", "pt", "nl", "ko", "ja", "zh", "ar", "he", "ru", "tr")
+
+    @property
+    def routing_policy(self) -> RoutingPolicy:
+        return RoutingPolicy(self.routing_ageing_s_per_level, self.routing_widen_after_s)
+
+    @property
+    def presence_policy(self) -> PresencePolicy:
+        return PresencePolicy.of_seconds(self.heartbeat_timeout_s, self.offline_grace_s)
 
     @property
     def serves_api(self) -> bool:

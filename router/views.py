@@ -5,7 +5,7 @@ from typing import Any, Generic, Literal, TypeVar
 from uuid import UUID
 
 import asyncpg
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 T = TypeVar("T")
 
@@ -34,6 +34,25 @@ class NewReply(_View):
     resolve: bool = False
 
 
+class TransferRequest(_View):
+    """Where a conversation goes: `{"to_agent_id": ...}` or `{"to": "queue"}`, exactly one."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+    to_agent_id: UUID | None = None
+    to: Literal["queue"] | None = None
+
+    @model_validator(mode="after")
+    def _one_destination(self) -> "TransferRequest":
+        if (self.to_agent_id is None) == (self.to is None):
+            raise ValueError('give exactly one of "to_agent_id" and "to": "queue"')
+        return self
+
+
+class NewNote(_View):
+    model_config = ConfigDict(frozen=True, extra="forbid")
+    text: str = Field(min_length=1, max_length=4096)
+
+
 class AgentView(_View):
     id: UUID
     name: str
@@ -44,6 +63,9 @@ class AgentView(_View):
     languages: list[str]
     last_assigned_at: datetime | None
     created_at: datetime
+    status_changed_at: datetime
+    last_seen_at: datetime  # the last heartbeat or presence change
+    offline_reason: str | None  # when offline: logged_off or heartbeat_timeout
 
     @classmethod
     def of(cls, row: asyncpg.Record) -> "AgentView":
@@ -123,6 +145,16 @@ class AssignedEvent(_View):
     conversation_id: UUID
     agent_id: UUID
     assigned_at: datetime
+    reason: str
+
+
+class ReleasedEvent(_View):
+    """An agent's live event: a conversation is no longer theirs (transferred, or released when they went
+    offline), so their screen can drop it."""
+
+    conversation_id: UUID
+    agent_id: UUID
+    released_at: datetime
     reason: str
 
 

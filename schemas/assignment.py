@@ -1,8 +1,10 @@
 """What the router publishes when a conversation gets (or loses) an agent."""
 
 from datetime import datetime
-from typing import Literal
+from typing import Annotated, Literal
 from uuid import UUID
+
+from pydantic import Field
 
 from schemas.base import WireModel
 
@@ -15,4 +17,22 @@ class AssignmentEvent(WireModel):
     agent_id: UUID
     assigned_at: datetime
     received_at: datetime  # the webhook that opened the conversation
-    reason: Literal["new_conversation", "from_queue"]
+    reason: Literal["new_conversation", "from_queue", "transfer"]
+
+
+ReleaseReason = Literal["transfer", "logged_off", "heartbeat_timeout"]
+
+
+class ReleaseEvent(WireModel):
+    """A conversation taken from `agent_id`, after the transaction committed: transferred to another agent
+    or the queue, released when the agent logged off, or when their heartbeat timeout's grace ran out."""
+
+    type: Literal["release"] = "release"
+    conversation_id: UUID
+    agent_id: UUID
+    released_at: datetime
+    reason: ReleaseReason
+
+
+# The assignments topic carries both, keyed by the agent whose screen they change.
+AssigneeChange = Annotated[AssignmentEvent | ReleaseEvent, Field(discriminator="type")]

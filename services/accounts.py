@@ -23,6 +23,8 @@ class ChannelAccount(BaseModel):
     # Receiving, where the provider signs per account (LINE channel secret, Telegram secret_token, a
     # webchat site's key); empty means the channel-wide secret from the settings.
     webhook_secret: SecretStr = SecretStr("")
+    # The skill every conversation arriving on this account requires (a billing number, a VIP line...).
+    skill: str | None = None
 
     @property
     def id(self) -> uuid.UUID:

@@ -1,13 +1,17 @@
-"""Agents: creation, lookup by token, presence. Going offline releases the agent's conversations."""
+"""Agents: creation, lookup by token, presence and heartbeats. Logging off releases the agent's conversations
+at once; an agent timed out for silence keeps them for a grace period (decided in router/presence.py)."""
 
 from dataclasses import dataclass
+from datetime import datetime
 from uuid import UUID
 
 import asyncpg
 
+from router.presence import OfflineHold, Seen
 from services.postgres import Connection
 
-_AGENT_COLUMNS = "id, name, status, pending, max_pending, skills, languages, last_assigned_at, created_at"
+_AGENT_COLUMNS = """id, name, status, pending, max_pending, skills, languages, last_assigned_at, created_at,
+    status_changed_at, last_seen_at, offline_reason"""
 
 
 @dataclass(frozen=True)
@@ -55,15 +59,25 @@ async def set_presence(conn: Connection, agent_id: UUID, status: str) -> asyncpg
     Going offline must take effect first: the queue's slot UPDATE only fills online agents, so once this
     commits no new conversation can reach the agent while `release_conversations` hands theirs back.
     (Releasing first let a concurrent assignment land on the agent in between and stay there.)
+    Saying so is also a sign of life, and going offline this way is logging off.
     """
     return await conn.fetchrow(
         f"""UPDATE agents
                SET status_changed_at = CASE WHEN status = $2 THEN status_changed_at ELSE now() END,
-                   status = $2
+                   status = $2,
+                   offline_reason = CASE WHEN $2 = 'offline' THEN 'logged_off' END,
+                   last_seen_at = now()
              WHERE id = $1 RETURNING {_AGENT_COLUMNS}""",
         agent_id,
         status,
     )
+
+
+async def record_heartbeat(conn: Connection, agent_id: UUID) -> bool:
+    """Note that the agent's client is there; False for an unknown agent. It does not change presence:
+    an agent the sweep already timed out comes back by setting their presence."""
+    seen = await conn.fetchval("UPDATE agents SET last_seen_at = now() WHERE id = $1 RETURNING id", agent_id)
+    return seen is not None
 
 
 async def release_conversations(conn: Connection, agent_id: UUID) -> PresenceChange | None:
@@ -88,19 +102,74 @@ async def release_conversations(conn: Connection, agent_id: UUID) -> PresenceCha
     return None if agent is None else PresenceChange(agent, released)
 
 
-# Going offline is two steps a few milliseconds apart (status, then release); an agent still holding
-# conversations this long after going offline was not released (a crash between the steps).
-STRANDED_AFTER = "5 seconds"
+async def database_clock(conn: Connection) -> datetime:
+    """The database's now: presence is decided against the clock its timestamps were written with."""
+    now: datetime = await conn.fetchval("SELECT now()")
+    return now
 
 
-async def offline_agents_holding_conversations(conn: Connection) -> list[UUID]:
-    """Agents offline for a while who still hold conversations: a release that did not happen."""
+async def present_agents(conn: Connection) -> list[Seen]:
+    """Agents online or away, with when they were last heard from."""
+    rows = await conn.fetch("SELECT id, last_seen_at FROM agents WHERE status <> 'offline'")
+    return [Seen(r["id"], r["last_seen_at"]) for r in rows]
+
+
+async def time_out(conn: Connection, agent_ids: list[UUID], silent_before: datetime) -> list[UUID]:
+    """Mark these agents offline for silence, each only if still not offline and still silent since before
+    `silent_before`; returns those marked. One statement: a heartbeat committed first keeps its agent
+    (the condition is re-checked on the row it wrote), one committed after finds the agent offline.
+
+    The rows are locked in id order, the order a transfer locks two agents in, so the two cannot deadlock.
+    """
     rows = await conn.fetch(
-        f"""SELECT DISTINCT c.assignee_id FROM conversations c JOIN agents a ON a.id = c.assignee_id
-             WHERE c.status = 'assigned' AND a.status = 'offline'
-               AND a.status_changed_at < now() - interval '{STRANDED_AFTER}'"""
+        """WITH silent AS (
+               SELECT id FROM agents
+                WHERE id = ANY($1::uuid[]) AND status <> 'offline' AND last_seen_at < $2
+                ORDER BY id FOR UPDATE)
+           UPDATE agents a SET status = 'offline', offline_reason = 'heartbeat_timeout', status_changed_at = now()
+             FROM silent WHERE a.id = silent.id RETURNING a.id""",
+        agent_ids,
+        silent_before,
     )
-    return [r["assignee_id"] for r in rows]
+    return [r["id"] for r in rows]
+
+
+async def offline_agents_holding_conversations(conn: Connection) -> list[OfflineHold]:
+    """Offline agents who still hold conversations: timed out and inside their grace, or whose release
+    did not happen. Which are due a release is router/presence.py's decision."""
+    rows = await conn.fetch(
+        """SELECT a.id, a.offline_reason, a.status_changed_at FROM agents a
+            WHERE a.status = 'offline'
+              AND EXISTS (SELECT 1 FROM conversations c WHERE c.assignee_id = a.id AND c.status = 'assigned')"""
+    )
+    return [OfflineHold(r["id"], r["offline_reason"], r["status_changed_at"]) for r in rows]
+
+
+async def release_hold(conn: Connection, hold: OfflineHold) -> list[UUID]:
+    """Return the conversations of `hold`'s agent to the queue and free their slots, in one statement.
+
+    Only if the agent is still offline for the same reason since the same moment: one who came back (or
+    came back and left again) before the statement keeps theirs; one coming back during it loses them,
+    cleanly (pending is lowered by exactly what was released). The conversations are locked before the
+    agent row, the order everywhere else, and keep their `waiting_since`, so they go ahead of newer ones.
+    """
+    rows = await conn.fetch(
+        """WITH released AS (
+               UPDATE conversations c SET status = 'queued', assignee_id = NULL, assigned_at = NULL
+                 FROM agents a
+                WHERE c.assignee_id = $1 AND c.status = 'assigned'
+                  AND a.id = $1 AND a.status = 'offline' AND a.status_changed_at = $2
+                  AND a.offline_reason IS NOT DISTINCT FROM $3
+            RETURNING c.id),
+           freed AS (
+               UPDATE agents SET pending = pending - (SELECT count(*) FROM released)
+                WHERE id = $1 AND EXISTS (SELECT 1 FROM released))
+           SELECT id FROM released""",
+        hold.agent_id,
+        hold.offline_since,
+        hold.reason,
+    )
+    return [r["id"] for r in rows]
 
 
 async def agents_by_status(conn: Connection) -> dict[str, int]:

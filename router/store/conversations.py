@@ -8,9 +8,14 @@ import asyncpg
 from schemas.outbound import OutboundMessage
 from services.postgres import Connection
 
-_CONVERSATION_COLUMNS = """c.id, c.contact_id, c.channel, c.status, c.assignee_id, c.priority, c.received_at,
+CONVERSATION_COLUMNS = """c.id, c.contact_id, c.channel, c.status, c.assignee_id, c.priority, c.received_at,
     c.waiting_since, c.last_inbound_at, c.assigned_at, c.resolved_at, c.created_at,
     a.external_id AS account_external_id"""
+
+# What the history shows of a message (router/views.py MessageView), customers', agents' and notes alike.
+MESSAGE_COLUMNS = """m.id, m.conversation_id, m.direction, m.channel, m.external_id, m.provider_message_id,
+    m.author_agent_id, m.content_type, m.text, m.attachments, m.sent_at, m.received_at, m.created_at,
+    m.delivery_status, m.delivery_error"""
 
 
 @dataclass(frozen=True)
@@ -23,7 +28,7 @@ class Resolution:
 
 async def agent_conversations(conn: Connection, agent_id: UUID) -> list[asyncpg.Record]:
     return await conn.fetch(
-        f"""SELECT {_CONVERSATION_COLUMNS} FROM conversations c JOIN accounts a ON a.id = c.account_id
+        f"""SELECT {CONVERSATION_COLUMNS} FROM conversations c JOIN accounts a ON a.id = c.account_id
              WHERE c.assignee_id = $1 AND c.status = 'assigned' ORDER BY c.assigned_at, c.id""",
         agent_id,
     )
@@ -34,7 +39,7 @@ async def search_conversations(
 ) -> list[asyncpg.Record]:
     """Conversations matching every given filter, newest first."""
     return await conn.fetch(
-        f"""SELECT {_CONVERSATION_COLUMNS} FROM conversations c JOIN accounts a ON a.id = c.account_id
+        f"""SELECT {CONVERSATION_COLUMNS} FROM conversations c JOIN accounts a ON a.id = c.account_id
              WHERE ($1::text IS NULL OR c.status = $1)
                AND ($2::text IS NULL OR c.channel = $2)
                AND ($3::text IS NULL OR EXISTS (
@@ -51,7 +56,7 @@ async def search_conversations(
 
 async def get_conversation(conn: Connection, conversation_id: UUID) -> asyncpg.Record | None:
     return await conn.fetchrow(
-        f"""SELECT {_CONVERSATION_COLUMNS} FROM conversations c JOIN accounts a ON a.id = c.account_id
+        f"""SELECT {CONVERSATION_COLUMNS} FROM conversations c JOIN accounts a ON a.id = c.account_id
              WHERE c.id = $1""",
         conversation_id,
     )
@@ -71,9 +76,7 @@ async def contact_with_identities(conn: Connection, contact_id: UUID) -> asyncpg
 async def history(conn: Connection, contact_id: UUID) -> list[asyncpg.Record]:
     """Every message with this contact, across channels and conversations, oldest first."""
     return await conn.fetch(
-        """SELECT m.id, m.conversation_id, m.direction, m.channel, m.external_id, m.provider_message_id,
-                  m.author_agent_id, m.content_type, m.text, m.attachments, m.sent_at, m.received_at,
-                  m.created_at, m.delivery_status, m.delivery_error
+        f"""SELECT {MESSAGE_COLUMNS}
              FROM messages m JOIN conversations c ON c.id = m.conversation_id
             -- Our own clock orders the history: provider timestamps are whole seconds.
             WHERE c.contact_id = $1 ORDER BY coalesce(m.received_at, m.created_at), m.id""",
@@ -152,7 +155,7 @@ async def resolve(conn: Connection, conversation_id: UUID, only_assignee: UUID |
                 UPDATE agents a SET pending = a.pending - 1
                   FROM closed WHERE a.id = closed.assignee_id AND closed.previous = 'assigned'
              RETURNING a.id)
-            SELECT {_CONVERSATION_COLUMNS}, (SELECT id FROM freed) AS freed_agent_id
+            SELECT {CONVERSATION_COLUMNS}, (SELECT id FROM freed) AS freed_agent_id
               FROM closed c JOIN accounts a ON a.id = c.account_id""",
         conversation_id,
         only_assignee,

@@ -18,8 +18,19 @@ class StoredInbound:
     queued: bool = False
 
 
-async def store_inbound(conn: Connection, messages: list[tuple[InboundMessage, UUID]]) -> list[StoredInbound]:
-    """Store customers' messages (each with its account's id), in one statement, in the order given.
+@dataclass(frozen=True)
+class StoredMessage:
+    """A customer's message with what storing it needs: its account, and the facts routing decided."""
+
+    message: InboundMessage
+    account_id: UUID
+    phone: str | None = None  # the sender's number in E.164 (router/identity.py)
+    language: str | None = None  # router/language.py
+    required_skill: str | None = None  # the account's
+
+
+async def store_inbound(conn: Connection, messages: list[StoredMessage]) -> list[StoredInbound]:
+    """Store customers' messages in one statement, in the order given.
 
     Each goes into its sender's open conversation, opening one if needed. Idempotent: a message already
     stored (a redelivered webhook, a replayed record) changes nothing. Assignment is the queue's job,
@@ -41,8 +52,12 @@ async def store_inbound(conn: Connection, messages: list[tuple[InboundMessage, U
                 "sent_at": message.sent_at.isoformat(),
                 "received_at": message.received_at.isoformat(),
                 "channel_data": message.channel_data,
+                "phone": item.phone,
+                "language": item.language,
+                "required_skill": item.required_skill,
             }
-            for message, account_id in messages
+            for item in messages
+            for message, account_id in [(item.message, item.account_id)]
         ],
     )
     results = [StoredInbound("duplicate")] * len(messages)

@@ -86,6 +86,11 @@ class Switchboard:
         assert response.status_code == 200, response.text
         return wamid
 
+    async def writes_on(self, channel: str, sender: str, text: str) -> None:
+        """A customer writes on any channel: the sandbox composes and posts the provider's signed webhook."""
+        answer = await self.http.post(f"{self.sandbox}/sandbox/webhooks/{channel}", json={"from": sender, "text": text})
+        assert answer.status_code == 200, answer.text
+
     async def provider_reports(self, wa_id: str, wamid: str, status: str) -> None:
         response = await self.post_webhook(whatsapp_status(self.phone_number_id, wa_id, wamid, status))
         assert response.status_code == 200, response.text
@@ -155,6 +160,28 @@ class Switchboard:
         assert response.status_code == 200, response.text
         result: dict[str, Any] = response.json()
         return result
+
+    async def heartbeat(self, agent: dict[str, Any], as_agent: dict[str, Any] | None = None) -> httpx.Response:
+        return await self.http.post(
+            f"{self.router}/v1/agents/{agent['id']}/heartbeat", headers=self.as_agent(as_agent or agent)
+        )
+
+    async def agent(self, agent: dict[str, Any]) -> dict[str, Any]:
+        response = await self.http.get(f"{self.router}/v1/agents/{agent['id']}", headers=self.admin)
+        assert response.status_code == 200, response.text
+        result: dict[str, Any] = response.json()
+        return result
+
+    async def transfer(self, conversation_id: str, body: dict[str, Any], headers: dict[str, str]) -> httpx.Response:
+        """POST /transfer with `{"to_agent_id": ...}` or `{"to": "queue"}`, as `headers` says who asks."""
+        return await self.http.post(
+            f"{self.router}/v1/conversations/{conversation_id}/transfer", json=body, headers=headers
+        )
+
+    async def add_note(self, conversation_id: str, text: str, headers: dict[str, str]) -> httpx.Response:
+        return await self.http.post(
+            f"{self.router}/v1/conversations/{conversation_id}/notes", json={"text": text}, headers=headers
+        )
 
     @staticmethod
     def as_agent(agent: dict[str, Any]) -> dict[str, str]:

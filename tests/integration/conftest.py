@@ -42,6 +42,7 @@ ACCOUNTS = [
         "external_id": SECOND_PHONE_NUMBER_ID,
         "name": "Test WhatsApp (sales)",
         "access_token": "test-whatsapp-sales-token",
+        "skill": "sales",  # conversations on this number go to agents with the sales skill
     },
     {"channel": "messenger", "external_id": "108888888888881", "name": "Test Page", "access_token": "test-page-token"},
     {
@@ -136,6 +137,8 @@ def stack(infrastructure: None) -> Iterator[Stack]:
         "SWITCHBOARD_ACCOUNTS": orjson.dumps(ACCOUNTS).decode(),
         # Fast retries keep the failure tests short; the policy itself is what is under test.
         "SWITCHBOARD_RETRY_INITIAL_S": "0.05",
+        # Widening to any agent after 2 s instead of 30 keeps the routing tests short.
+        "SWITCHBOARD_ROUTING_WIDEN_AFTER_S": "2",
         "SWITCHBOARD_RETRY_MAX_S": "0.2",
         "SWITCHBOARD_MAX_ATTEMPTS": "4",
     }
@@ -216,3 +219,16 @@ async def switchboard(stack: Stack, db: asyncpg.Connection) -> AsyncIterator[Swi
         )
         await client.reset_sandbox()
         yield client
+
+
+@pytest.fixture
+def second_router(stack: Stack) -> Iterator[ServiceProcess]:
+    """Another router process (both roles) sharing the session's stack: the partitions split between them."""
+    port = free_port()
+    router = ServiceProcess("router", port, {**stack.env, "SWITCHBOARD_PORT": str(port)}, name="router-2")
+    router.start()
+    try:
+        router.wait_ready()
+        yield router
+    finally:
+        router.stop()

@@ -1,7 +1,7 @@
 """Assignment under the cap: 5 pending per agent at most, the queue drained oldest first, offline releases."""
 
 import asyncio
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from functools import partial
 
@@ -9,7 +9,6 @@ import asyncpg
 import pytest
 from prometheus_client.parser import text_string_to_metric_families
 
-from loadtests.ports import free_port
 from tests.integration.client import Switchboard, eventually
 from tests.integration.conftest import Stack
 from tests.integration.services import ServiceProcess
@@ -142,18 +141,6 @@ async def test_two_routers_consuming_at_once_never_exceed_the_cap(
     await assert_cap_holds_and_queue_drains_oldest_first(switchboard, db, stack.dsn)
     for router in (stack.router, second_router):
         assert await _stored_by(switchboard, router) > 0, f"{router.name} handled no message"
-
-
-@pytest.fixture
-def second_router(stack: Stack) -> Iterator[ServiceProcess]:
-    port = free_port()
-    router = ServiceProcess("router", port, {**stack.env, "SWITCHBOARD_PORT": str(port)}, name="router-2")
-    router.start()
-    try:
-        router.wait_ready()
-        yield router
-    finally:
-        router.stop()
 
 
 async def _metric(switchboard: Switchboard, service: ServiceProcess, name: str, **labels: str) -> float:

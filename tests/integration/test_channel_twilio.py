@@ -86,7 +86,10 @@ async def test_an_sms_reaches_the_agent_and_the_reply_goes_out_through_twilios_m
     conversation = await assigned(switchboard, agent)
     assert conversation["account_external_id"] == TWILIO_NUMBER
     detail = await switchboard.conversation(conversation["id"])
-    assert detail["contact"]["identities"] == [{"channel": "twilio", "external_id": customer}]
+    assert detail["contact"]["identities"] == [
+        {"channel": "twilio", "external_id": customer},
+        {"channel": "phone", "external_id": customer},  # the number in E.164, where WhatsApp meets it
+    ]
     [message] = detail["messages"]
     assert (message["provider_message_id"], message["text"], message["direction"]) == (
         sid,
@@ -127,7 +130,10 @@ async def test_a_whatsapp_customer_is_answered_on_whatsapp_from_the_same_number(
     await customer_writes(switchboard, customer, "it arrived broken", media=(photo,), profile_name="Ana Lima")
     conversation = await assigned(switchboard, agent)
     detail = await switchboard.conversation(conversation["id"])
-    assert detail["contact"]["identities"] == [{"channel": "twilio", "external_id": "+5511987654321"}]
+    assert detail["contact"]["identities"] == [
+        {"channel": "twilio", "external_id": "+5511987654321"},
+        {"channel": "phone", "external_id": "+5511987654321"},
+    ]
     assert detail["contact"]["display_name"] == "Ana Lima"
     [message] = detail["messages"]
     assert (message["content_type"], message["text"]) == ("image", "it arrived broken")

@@ -24,7 +24,10 @@ async def test_a_signed_webhook_reaches_an_online_agent(switchboard: Switchboard
     assert conversation["status"] == "assigned"
     assert conversation["assignee_id"] == agent["id"]
     detail = await switchboard.conversation(conversation["id"], switchboard.as_agent(agent))
-    assert detail["contact"]["identities"] == [{"channel": "whatsapp", "external_id": "972501234567"}]
+    assert detail["contact"]["identities"] == [
+        {"channel": "whatsapp", "external_id": "972501234567"},
+        {"channel": "phone", "external_id": "+972501234567"},  # where SMS from the same number meets it
+    ]
     assert detail["contact"]["display_name"] == "Test Customer"
     [message] = detail["messages"]
     assert (message["provider_message_id"], message["text"], message["direction"]) == (

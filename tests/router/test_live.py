@@ -4,14 +4,24 @@ import asyncio
 from datetime import UTC, datetime
 from uuid import UUID, uuid4
 
-from router.live import SUBSCRIBER_BACKLOG, LiveEvents
-from schemas.assignment import AssignmentEvent
+from router.live import SUBSCRIBER_BACKLOG, HeldConversations, LiveEvents
+from schemas.assignment import AssignmentEvent, ReleaseEvent
 
 
-def assignment(agent_id: UUID) -> AssignmentEvent:
+def assignment(agent_id: UUID, conversation_id: UUID | None = None) -> AssignmentEvent:
     now = datetime.now(UTC)
     return AssignmentEvent(
-        conversation_id=uuid4(), agent_id=agent_id, assigned_at=now, received_at=now, reason="new_conversation"
+        conversation_id=conversation_id or uuid4(),
+        agent_id=agent_id,
+        assigned_at=now,
+        received_at=now,
+        reason="new_conversation",
+    )
+
+
+def release(agent_id: UUID, conversation_id: UUID) -> ReleaseEvent:
+    return ReleaseEvent(
+        conversation_id=conversation_id, agent_id=agent_id, released_at=datetime.now(UTC), reason="transfer"
     )
 
 
@@ -45,3 +55,38 @@ async def test_a_stream_that_falls_too_far_behind_ends_instead_of_growing():
 
         assert stream.overflowed
         assert await asyncio.wait_for(stream.next_event(), 1) is None
+
+
+async def test_releases_reach_the_agents_streams_like_assignments():
+    live = LiveEvents()
+    ana = uuid4()
+    event = release(ana, uuid4())
+    with live.subscribe(ana) as stream:
+        live.publish(event)
+        assert await stream.next_event() == event
+
+
+def test_an_assignment_already_in_the_snapshot_is_not_announced_again():
+    ana, first, second = uuid4(), uuid4(), uuid4()
+    shown = HeldConversations({first})
+    assert not shown.passes(assignment(ana, first))
+    assert shown.passes(assignment(ana, second))
+
+
+def test_a_release_is_announced_only_for_a_conversation_the_stream_showed():
+    ana, in_snapshot, assigned_later, never_shown = uuid4(), uuid4(), uuid4(), uuid4()
+    shown = HeldConversations({in_snapshot})
+    assert shown.passes(assignment(ana, assigned_later))
+
+    assert shown.passes(release(ana, in_snapshot))
+    assert shown.passes(release(ana, assigned_later))
+    assert not shown.passes(release(ana, never_shown))  # released before the snapshot was read
+    assert not shown.passes(release(ana, in_snapshot))  # once
+
+
+def test_a_conversation_released_and_given_back_is_announced_both_times():
+    ana, conversation = uuid4(), uuid4()
+    shown = HeldConversations({conversation})
+    assert shown.passes(release(ana, conversation))
+    assert shown.passes(assignment(ana, conversation))
+    assert shown.passes(release(ana, conversation))

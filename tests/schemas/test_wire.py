@@ -5,10 +5,10 @@ import orjson
 import pytest
 from pydantic import ValidationError
 
-from schemas.assignment import AssignmentEvent
+from schemas.assignment import AssignmentEvent, ReleaseEvent
 from schemas.inbound import Attachment, DeliveryStatus, InboundMessage
 from schemas.outbound import OutboundMessage
-from schemas.wire import decode, decode_inbound, encode
+from schemas.wire import decode, decode_assignee_change, decode_inbound, encode
 
 NOW = datetime(2026, 11, 23, 12, 0, tzinfo=UTC)
 
@@ -61,6 +61,17 @@ def test_outbound_and_assignment_round_trip():
     )
     assert decode(OutboundMessage, encode(outbound)) == outbound
     assert decode(AssignmentEvent, encode(event)) == event
+
+
+def test_the_assignments_topic_carries_assignments_and_releases_told_apart_by_type():
+    assigned = AssignmentEvent(
+        conversation_id=uuid4(), agent_id=uuid4(), assigned_at=NOW, received_at=NOW, reason="transfer"
+    )
+    released = ReleaseEvent(conversation_id=uuid4(), agent_id=uuid4(), released_at=NOW, reason="heartbeat_timeout")
+    assert decode_assignee_change(encode(assigned)) == assigned
+    assert decode_assignee_change(encode(released)) == released
+    with pytest.raises(ValidationError):
+        decode_assignee_change(orjson.dumps({**orjson.loads(encode(released)), "reason": "bored"}))
 
 
 def test_a_record_of_an_unknown_schema_version_or_shape_is_refused():

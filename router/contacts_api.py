@@ -1,0 +1,165 @@
+"""The admin API for contacts under `/v1`: one person across channels, their attributes, links and merges.
+
+- `GET /v1/contacts?channel=&external_id=` / `GET /v1/contacts/{id}`: identities, attributes, priority.
+- `PUT /v1/contacts/{id}/attributes` `{...}`: set attributes (null removes one); they decide priority.
+- `POST /v1/crm/contacts` `{channel, external_id, display_name?, attributes}`: CRM data for a customer
+  known by a channel identity, creating the contact when Switchboard has not met them yet.
+- `POST /v1/contacts/{id}/identities` `{channel, external_id}`: link an identity (409 if another contact has
+  it: merge them instead).
+- `POST /v1/contacts/{id}/merge` `{"from_contact_id"}`: fold another contact into this one.
+"""
+
+from typing import Annotated, Any
+from uuid import UUID
+
+import asyncpg
+from fastapi import APIRouter, Body, Query
+from pydantic import BaseModel, ConfigDict, Field
+
+from router.api import Caller, State, require_admin
+from router.errors import Conflict, NotFound
+from router.identity import phone_of
+from router.priority import priority_of
+from router.store import contacts as contact_store
+from schemas.inbound import Channel
+from services.postgres import Connection, in_transaction
+
+routes = APIRouter(prefix="/v1")
+
+
+class ContactDetail(BaseModel):
+    model_config = ConfigDict(frozen=True)
+    id: UUID
+    display_name: str | None
+    identities: list[dict[str, str]]
+    attributes: dict[str, Any]
+    priority: int
+    priority_reasons: list[str]
+    recent_conversations: int
+
+    @classmethod
+    def of(cls, row: asyncpg.Record) -> "ContactDetail":
+        priority = priority_of(row["attributes"], int(row["recent_conversations"]))
+        return cls(
+            id=row["id"],
+            display_name=row["display_name"],
+            identities=row["identities"],
+            attributes=row["attributes"],
+            priority=priority.level,
+            priority_reasons=list(priority.reasons),
+            recent_conversations=row["recent_conversations"],
+        )
+
+
+class Identity(BaseModel):
+    model_config = ConfigDict(frozen=True, extra="forbid")
+    channel: Channel | str = Field(description="a channel, or 'phone' for a number in E.164")
+    external_id: str = Field(min_length=1, max_length=320)
+
+
+class CrmRecord(Identity):
+    display_name: str | None = None
+    attributes: dict[str, Any] = {}
+
+
+class MergeRequest(BaseModel):
+    model_config = ConfigDict(frozen=True, extra="forbid")
+    from_contact_id: UUID
+
+
+def _identities(identity: Identity) -> list[tuple[str, str]]:
+    """The identity, and the number in E.164 beside it when the channel writes from a phone number."""
+    phone = phone_of(identity.channel, identity.external_id)
+    return [(identity.channel, identity.external_id)] + ([("phone", phone)] if phone else [])
+
+
+@routes.get("/contacts")
+async def find_contact(
+    caller: Caller, state: State, channel: Annotated[str, Query()], external_id: Annotated[str, Query()]
+) -> ContactDetail:
+    require_admin(caller)
+    async with state.pool.acquire() as conn:
+        row = await contact_store.contact_by_identity(conn, channel, external_id)
+    if row is None:
+        raise NotFound(f"no contact with {channel} identity {external_id}")
+    return ContactDetail.of(row)
+
+
+@routes.get("/contacts/{contact_id}")
+async def get_contact(contact_id: UUID, caller: Caller, state: State) -> ContactDetail:
+    require_admin(caller)
+    async with state.pool.acquire() as conn:
+        row = await contact_store.get_contact(conn, contact_id)
+    if row is None:
+        raise NotFound(f"no contact {contact_id}")
+    return ContactDetail.of(row)
+
+
+@routes.put("/contacts/{contact_id}/attributes")
+async def set_attributes(
+    contact_id: UUID, caller: Caller, state: State, changes: Annotated[dict[str, Any], Body()]
+) -> ContactDetail:
+    require_admin(caller)
+    async with state.pool.acquire() as conn:
+        if not await contact_store.update_attributes(conn, contact_id, changes):
+            raise NotFound(f"no contact {contact_id}")
+        row = await contact_store.get_contact(conn, contact_id)
+    assert row is not None
+    return ContactDetail.of(row)
+
+
+@routes.post("/crm/contacts")
+async def crm_record(record: CrmRecord, caller: Caller, state: State) -> ContactDetail:
+    """Attributes for the customer known by this identity; the contact is created if unknown."""
+    require_admin(caller)
+
+    async def upsert(conn: Connection) -> UUID:
+        identities = _identities(record)
+        contact_id = None
+        for channel, external_id in identities:
+            contact_id = contact_id or await contact_store.owner_of(conn, channel, external_id)
+        if contact_id is None:
+            contact_id = await contact_store.create_contact(conn, record.display_name)
+        await contact_store.add_identities(conn, contact_id, identities)
+        await contact_store.update_attributes(conn, contact_id, record.attributes)
+        return contact_id
+
+    contact_id = await in_transaction(state.pool, upsert)
+    async with state.pool.acquire() as conn:
+        row = await contact_store.get_contact(conn, contact_id)
+    assert row is not None
+    return ContactDetail.of(row)
+
+
+@routes.post("/contacts/{contact_id}/identities")
+async def link_identity(contact_id: UUID, identity: Identity, caller: Caller, state: State) -> ContactDetail:
+    require_admin(caller)
+
+    async def link(conn: Connection) -> None:
+        if await contact_store.get_contact(conn, contact_id) is None:
+            raise NotFound(f"no contact {contact_id}")
+        owner = await contact_store.owner_of(conn, identity.channel, identity.external_id)
+        if owner is not None and owner != contact_id:
+            raise Conflict(
+                f"{identity.channel} {identity.external_id} belongs to contact {owner}; "
+                f'merge it: POST /v1/contacts/{contact_id}/merge {{"from_contact_id": "{owner}"}}'
+            )
+        await contact_store.add_identities(conn, contact_id, _identities(identity))
+
+    await in_transaction(state.pool, link)
+    return await get_contact(contact_id, caller, state)
+
+
+@routes.post("/contacts/{contact_id}/merge")
+async def merge(contact_id: UUID, body: MergeRequest, caller: Caller, state: State) -> ContactDetail:
+    require_admin(caller)
+    if body.from_contact_id == contact_id:
+        raise Conflict("a contact cannot be merged into itself")
+    outcome = await in_transaction(
+        state.pool, lambda conn: contact_store.merge_contacts(conn, contact_id, body.from_contact_id)
+    )
+    if outcome is None:
+        raise NotFound("both contacts must exist and neither may be merged already")
+    if outcome.freed_agent_id is not None:
+        await state.assigner.drain()
+    return await get_contact(contact_id, caller, state)

@@ -1,0 +1,49 @@
+"""How urgent a customer is: from their attributes (the admin API, or a CRM posting to it) and history.
+
+- VIP: `monthly_spend` of at least 1,000 (in the account's currency) -> level 2.
+- Repeat contact: 3 or more conversations in the last 30 days, this one included -> level 1.
+- A `priority` tag (set by automation or an admin) -> level 1.
+The queue serves higher levels first, with ageing so nobody starves (router/queueing.py). Pure.
+"""
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+from decimal import Decimal, InvalidOperation
+from typing import Any
+
+VIP_MONTHLY_SPEND = Decimal(1000)
+REPEAT_CONVERSATIONS = 3
+REPEAT_WINDOW_DAYS = 30
+VIP, RAISED, NORMAL = 2, 1, 0
+
+
+@dataclass(frozen=True)
+class Priority:
+    level: int
+    reasons: tuple[str, ...]
+
+
+def priority_of(attributes: Mapping[str, Any], conversations_in_window: int) -> Priority:
+    """The level and why; `conversations_in_window` counts the contact's conversations in the last 30 days."""
+    reasons: list[str] = []
+    level = NORMAL
+    spend = _decimal(attributes.get("monthly_spend"))
+    if spend is not None and spend >= VIP_MONTHLY_SPEND:
+        level, reasons = VIP, ["vip"]
+    if conversations_in_window >= REPEAT_CONVERSATIONS:
+        level = max(level, RAISED)
+        reasons.append("repeat")
+    tags = attributes.get("tags")
+    if isinstance(tags, list) and "priority" in tags:
+        level = max(level, RAISED)
+        reasons.append("priority_tag")
+    return Priority(level, tuple(reasons))
+
+
+def _decimal(value: Any) -> Decimal | None:
+    if isinstance(value, bool) or value is None:
+        return None
+    try:
+        return Decimal(str(value))
+    except InvalidOperation:
+        return None
