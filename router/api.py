@@ -151,7 +151,7 @@ async def set_presence(agent_id: UUID, body: PresenceUpdate, caller: Caller, sta
                     agent_id, change.released, "logged_off", agent["status_changed_at"]
                 )
                 await state.assigner.drain()
-    elif body.status == "online" and await state.assigner.drain():
+    elif body.status == "online" and await state.assigner.drain(only_agents={agent_id}):
         async with state.pool.acquire() as conn:
             agent = await agent_store.get_agent(conn, agent_id)
         assert agent is not None
@@ -268,7 +268,7 @@ async def reply(conversation_id: UUID, body: NewReply, caller: Caller, state: St
             resolution = await conversation_store.resolve(conn, conversation_id, caller.agent_id)
         resolved = resolution is not None
         if resolution is not None and resolution.freed_agent_id is not None:
-            await state.assigner.drain()
+            await state.assigner.drain(only_agents={resolution.freed_agent_id})
     return AcceptedReply(id=outbound.message_id, resolved=resolved)
 
 
@@ -281,7 +281,7 @@ async def resolve(conversation_id: UUID, caller: Caller, state: State) -> Conver
             await visible_conversation(conn, conversation_id, caller)
             raise Conflict("the conversation is already resolved or no longer yours")
     if resolution.freed_agent_id is not None:
-        await state.assigner.drain()
+        await state.assigner.drain(only_agents={resolution.freed_agent_id})
     return ConversationView.of(resolution.conversation)
 
 

@@ -6,7 +6,7 @@ snapshot that sees both, so nothing waits while an agent has room. A periodic sw
 enforces presence: agents silent past the heartbeat timeout go offline, and their conversations go back
 to the queue once the grace is over (router/presence.py decides).
 
-Each assignment is one statement (`assign_conversation`, migration 0005) applying what router/queueing.py
+Each assignment is one statement (`assign_first_available`, migration 0007) applying what router/queueing.py
 decides (which conversation: priority with ageing; which agents: skills, language, widening) and the load
 ranking of router/assignment.py; the queue and the free agents are read once per drain and kept locally.
 """
@@ -23,7 +23,7 @@ from aiokafka import AIOKafkaProducer
 
 from router.assignment import after_assignment, rank_agents
 from router.presence import OfflineHold, PresencePolicy
-from router.queueing import RoutingPolicy, choose_agents, queue_order
+from router.queueing import RoutingPolicy, candidates
 from router.store.agents import (
     agents_by_status,
     database_clock,
@@ -36,7 +36,7 @@ from router.store.queue import (
     Assignment,
     NoSlot,
     anyone_waiting,
-    assign_conversation,
+    assign_first_available,
     free_agents,
     queue_depth,
     queued_conversations,
@@ -50,6 +50,7 @@ from services.postgres import Pool, in_transaction
 log = logging.getLogger(__name__)
 
 _STALE_VIEW_REREADS = 5
+_CANDIDATES_PER_CALL = 20
 
 
 class Assigner:
@@ -63,39 +64,46 @@ class Assigner:
         self._policy = policy
 
     async def drain(
-        self, arriving: AbstractSet[UUID] = frozenset(), passing_over: AbstractSet[UUID] = frozenset()
+        self,
+        arriving: AbstractSet[UUID] = frozenset(),
+        passing_over: AbstractSet[UUID] = frozenset(),
+        only_agents: AbstractSet[UUID] | None = None,
     ) -> int:
         """Assign queued conversations until the queue is empty or nobody has room; returns how many.
 
         `arriving` are conversations just stored: their assignments count as immediate, not queued.
         `passing_over` are agents this drain gives nothing (one who just handed a conversation back).
+        `only_agents`: the agents whose capacity just changed (a resolve freed one slot; an agent came
+        online). Every other agent's room was offered to the queue when it appeared, so reading only these
+        is enough, and cheap when every resolve runs the queue.
         """
         assigned = 0
         async with self._pool.acquire() as conn:
             if not await anyone_waiting(conn):
                 return 0
             for _ in range(_STALE_VIEW_REREADS):
-                ranked = [a for a in rank_agents(await free_agents(conn)) if a.agent_id not in passing_over]
+                ranked = [
+                    a for a in rank_agents(await free_agents(conn, only_agents)) if a.agent_id not in passing_over
+                ]
                 if not ranked:
                     return assigned
-                now = datetime.now(UTC)
-                saw_stale_agents = False
-                for conversation in queue_order(await queued_conversations(conn), now, self._policy):
-                    match = choose_agents(conversation, ranked, now, self._policy)
-                    if match is None:
-                        continue  # no agent for it yet: the next may have one
-                    outcome = await assign_conversation(conn, conversation, match)
-                    if outcome is None:
-                        continue  # another router took it
-                    if isinstance(outcome, NoSlot):
-                        saw_stale_agents = True  # other routers filled the slots we saw: read them again
+                queue = await queued_conversations(conn)
+                saw_stale_view = False
+                while ranked and queue:
+                    now = datetime.now(UTC)
+                    chosen = candidates(queue, ranked, now, self._policy, _CANDIDATES_PER_CALL)
+                    if not chosen:
+                        return assigned  # nobody free may take what waits (yet)
+                    outcome = await assign_first_available(conn, chosen)
+                    if outcome is None or isinstance(outcome, NoSlot):
+                        # Other drains took (or hold) every candidate, or filled the slots we saw: read again.
+                        saw_stale_view = True
                         break
                     await self.announce(outcome, immediate=outcome.conversation_id in arriving)
                     assigned += 1
                     ranked = after_assignment(ranked, outcome.agent_id, outcome.assigned_at)
-                    if not ranked:
-                        return assigned
-                if not saw_stale_agents:
+                    queue = [c for c in queue if c.conversation_id != outcome.conversation_id]
+                if not saw_stale_view:
                     return assigned
         return assigned
 

@@ -12,6 +12,7 @@ from router.identity import phone_of
 from router.language import detect_language
 from router.store.accounts import ensure_account
 from router.store.inbound import StoredMessage, record_receipt, store_inbound
+from router.store.priorities import decide_priorities
 from schemas.inbound import DeliveryStatus, InboundMessage
 from schemas.wire import decode_inbound
 from services.accounts import ChannelAccount, find_account
@@ -56,6 +57,8 @@ class InboundHandler:
             ROUTED_MESSAGES.labels(kind="message", outcome=outcome).inc(count)
         waiting = {r.conversation_id for r in stored if r.queued and r.conversation_id is not None}
         if waiting:
+            async with self._pool.acquire() as conn:
+                await decide_priorities(conn, list(waiting))
             await self._assigner.drain(arriving=waiting)
 
     async def _handle_receipt(self, receipt: DeliveryStatus) -> None:

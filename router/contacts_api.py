@@ -21,6 +21,7 @@ from router.errors import Conflict, NotFound
 from router.identity import phone_of
 from router.priority import priority_of
 from router.store import contacts as contact_store
+from router.store.priorities import decide_contact_priority
 from schemas.inbound import Channel
 from services.postgres import Connection, in_transaction
 
@@ -103,6 +104,7 @@ async def set_attributes(
     async with state.pool.acquire() as conn:
         if not await contact_store.update_attributes(conn, contact_id, changes):
             raise NotFound(f"no contact {contact_id}")
+        await decide_contact_priority(conn, contact_id)
         row = await contact_store.get_contact(conn, contact_id)
     assert row is not None
     return ContactDetail.of(row)
@@ -122,6 +124,7 @@ async def crm_record(record: CrmRecord, caller: Caller, state: State) -> Contact
             contact_id = await contact_store.create_contact(conn, record.display_name)
         await contact_store.add_identities(conn, contact_id, identities)
         await contact_store.update_attributes(conn, contact_id, record.attributes)
+        await decide_contact_priority(conn, contact_id)
         return contact_id
 
     contact_id = await in_transaction(state.pool, upsert)
@@ -160,6 +163,8 @@ async def merge(contact_id: UUID, body: MergeRequest, caller: Caller, state: Sta
     )
     if outcome is None:
         raise NotFound("both contacts must exist and neither may be merged already")
+    async with state.pool.acquire() as conn:
+        await decide_contact_priority(conn, contact_id)
     if outcome.freed_agent_id is not None:
         await state.assigner.drain()
     return await get_contact(contact_id, caller, state)

@@ -66,3 +66,21 @@ def choose_agents(
     if ranked and waited >= policy.widen_after_s:
         return Match(list(ranked), widened=True)
     return None
+
+
+def candidates(
+    queue: list[QueuedConversation], ranked: list[AgentLoad], now: datetime, policy: RoutingPolicy, limit: int
+) -> list[tuple[QueuedConversation, Match]]:
+    """The next conversations an agent could take now, in queue order, each with who may take it.
+
+    The store gives the first of them still waiting to the first of its agents with a slot: concurrent
+    drains take different ones instead of each failing on the same head of the queue.
+    """
+    chosen: list[tuple[QueuedConversation, Match]] = []
+    for conversation in queue_order(queue, now, policy):
+        match = choose_agents(conversation, ranked, now, policy)
+        if match is not None:
+            chosen.append((conversation, match))
+            if len(chosen) == limit:
+                break
+    return chosen

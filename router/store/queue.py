@@ -1,31 +1,30 @@
 """The assignment queue: read what waits and who is free, and apply one assignment at a time.
 
-Concurrency (in `assign_conversation`, migration 0005): the queued conversation is taken with SKIP LOCKED,
+Concurrency (in `assign_first_available`, migration 0007): the queued conversation is taken with SKIP LOCKED,
 so routers never wait on each other's conversations; the agent's slot is taken by an UPDATE that
 re-checks status and cap, so a slot is never given twice. Each call assigns at most one conversation
 and locks at most one agent, so two routers cannot deadlock on agents. Which conversation and which
 agents is decided in router/queueing.py.
 """
 
+from collections.abc import Set as AbstractSet
 from dataclasses import dataclass
 from datetime import datetime
 from uuid import UUID
 
 from router.assignment import AgentLoad
-from router.priority import REPEAT_WINDOW_DAYS, priority_of
+from router.priority import LEVELS
 from router.queueing import Match, QueuedConversation
 from services.postgres import Connection
 
-# How much of the queue one drain considers: the longest waiting, and the longest waiting among contacts
-# with attributes (where VIPs are). A fresh repeat contact behind a backlog larger than this waits for
-# ageing to bring them forward.
-QUEUE_WINDOW = 300
-ATTRIBUTED_WINDOW = 200
+# How much of the queue one drain considers, per priority level: more than the free slots it can fill,
+# with room for conversations no free agent matches.
+WINDOW_PER_LEVEL = 50
 
 
 @dataclass(frozen=True)
 class Assignment:
-    """A conversation given to an agent, committed by `assign_conversation`."""
+    """A conversation given to an agent, committed by `assign_first_available`."""
 
     conversation_id: UUID
     agent_id: UUID
@@ -35,11 +34,13 @@ class Assignment:
     widened: bool = False  # no agent with the skill or language had room in time
 
 
-async def free_agents(conn: Connection) -> list[AgentLoad]:
-    """Online agents under their cap, as of this statement."""
+async def free_agents(conn: Connection, only: AbstractSet[UUID] | None = None) -> list[AgentLoad]:
+    """Online agents under their cap (of `only`, when given), as of this statement."""
     rows = await conn.fetch(
         """SELECT id, status, pending, max_pending, last_assigned_at, status_changed_at, skills, languages
-             FROM agents WHERE status = 'online' AND pending < max_pending"""
+             FROM agents WHERE status = 'online' AND pending < max_pending
+              AND ($1::uuid[] IS NULL OR id = ANY($1::uuid[]))""",
+        None if only is None else list(only),
     )
     return [
         AgentLoad(
@@ -57,25 +58,23 @@ async def free_agents(conn: Connection) -> list[AgentLoad]:
 
 
 async def queued_conversations(conn: Connection) -> list[QueuedConversation]:
-    """The waiting conversations one drain considers, each with its priority decided from its contact."""
+    """The waiting conversations one drain considers: the longest waiting of each priority level.
+
+    Within a level urgency grows with the wait, so the most urgent conversations overall are among these.
+    """
     rows = await conn.fetch(
-        f"""WITH window_ AS (
-                (SELECT c.id FROM conversations c WHERE c.status = 'queued' ORDER BY c.waiting_since LIMIT $1)
-                UNION
-                (SELECT c.id FROM conversations c JOIN contacts ct ON ct.id = c.contact_id
-                  WHERE c.status = 'queued' AND ct.attributes <> '{{}}'::jsonb
-                  ORDER BY c.waiting_since LIMIT $2))
-            SELECT c.id, c.waiting_since, c.required_skill, c.language, ct.attributes,
-                   (SELECT count(*) FROM conversations x WHERE x.contact_id = c.contact_id
-                       AND x.created_at > now() - interval '{REPEAT_WINDOW_DAYS} days') AS recent
-              FROM window_ w JOIN conversations c ON c.id = w.id JOIN contacts ct ON ct.id = c.contact_id""",
-        QUEUE_WINDOW,
-        ATTRIBUTED_WINDOW,
+        """SELECT q.* FROM unnest($1::int[]) AS level(priority)
+             CROSS JOIN LATERAL (
+                 SELECT c.id, c.priority, c.waiting_since, c.required_skill, c.language
+                   FROM conversations c WHERE c.status = 'queued' AND c.priority = level.priority
+                  ORDER BY c.waiting_since LIMIT $2) q""",
+        list(LEVELS),
+        WINDOW_PER_LEVEL,
     )
     return [
         QueuedConversation(
             conversation_id=r["id"],
-            priority=priority_of(r["attributes"], int(r["recent"])).level,
+            priority=r["priority"],
             waiting_since=r["waiting_since"],
             required_skill=r["required_skill"],
             language=r["language"],
@@ -89,31 +88,31 @@ class NoSlot:
     """A conversation waits, but none of the ranked agents still had room."""
 
 
-async def assign_conversation(
-    conn: Connection, conversation: QueuedConversation, match: Match
+async def assign_first_available(
+    conn: Connection, candidates: list[tuple[QueuedConversation, Match]]
 ) -> Assignment | NoSlot | None:
-    """Give `conversation` to the first agent of `match` with a slot; None when it is no longer queued here."""
+    """Give the first candidate still waiting to the first of its agents with a slot.
+
+    None when every candidate was taken or held by another drain; NoSlot when the first one available
+    found none of its agents with room.
+    """
     row = await conn.fetchrow(
-        "SELECT * FROM assign_conversation($1, $2::uuid[], $3)",
-        conversation.conversation_id,
-        [a.agent_id for a in match.agents],
-        match.widened,
+        "SELECT * FROM assign_first_available($1::uuid[], $2::jsonb, $3::boolean[])",
+        [conversation.conversation_id for conversation, _ in candidates],
+        [[str(agent.agent_id) for agent in match.agents] for _, match in candidates],
+        [match.widened for _, match in candidates],
     )
     if row is None:
         return None
     if row["agent_id"] is None:
         return NoSlot()
-    if conversation.priority:  # recorded for the agent's view; the queue decides it afresh each time
-        await conn.execute(
-            "UPDATE conversations SET priority = $2 WHERE id = $1", conversation.conversation_id, conversation.priority
-        )
     return Assignment(
         conversation_id=row["conversation_id"],
         agent_id=row["agent_id"],
         assigned_at=row["assigned_at"],
         received_at=row["received_at"],
         first_time=row["first_time"],
-        widened=match.widened,
+        widened=row["widened"],
     )
 
 

@@ -5,7 +5,7 @@ from datetime import UTC, datetime, timedelta
 from uuid import UUID, uuid4
 
 from router.assignment import AgentLoad
-from router.queueing import QueuedConversation, RoutingPolicy, choose_agents, matches, queue_order
+from router.queueing import QueuedConversation, RoutingPolicy, candidates, choose_agents, matches, queue_order
 
 NOW = datetime(2026, 11, 23, 12, 0, tzinfo=UTC)
 POLICY = RoutingPolicy(ageing_s_per_level=60, widen_after_s=30)
@@ -68,3 +68,13 @@ def test_matching_keeps_the_load_ranking_it_was_given():
     match = choose_agents(waiting(1), [idle, busy], NOW, POLICY)
     assert match is not None
     assert match.agents == [idle, busy]
+
+
+def test_candidates_are_the_next_conversations_someone_free_may_take_in_queue_order():
+    english = agent(languages={"en"})
+    vip, korean, normal, later = waiting(5, priority=2), waiting(9, language="ko"), waiting(8), waiting(1)
+    chosen = candidates([later, normal, korean, vip], [english], NOW, POLICY, limit=2)
+    assert [(c.conversation_id, m.agents) for c, m in chosen] == [
+        (vip.conversation_id, [english]),
+        (normal.conversation_id, [english]),
+    ]
