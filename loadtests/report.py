@@ -48,6 +48,10 @@ class Report:
     assigned_on_arrival: int = 0  # the router's count: assigned in the drain its own arrival started
     assigned_after_waiting: int = 0  # waited in the queue for an agent to have room
     queued_at_start: int = 0  # a backlog before the run is served first, and shows in its latencies
+    automated_conversations: int = 0  # the bot answered at least once
+    bot_kept_conversations: int = 0  # the bot answered without an agent (never handed over)
+    bot_replies_sent: int = 0  # included in replies_sent
+    bot_reply_ms: dict[str, float] = field(default_factory=dict)  # webhook -> the bot's first reply sent
     settled: bool = True  # False: the pipeline was still catching up when measured; figures are partial
     missed: list[str] = field(default_factory=list)
 
@@ -124,7 +128,13 @@ def render(report: Report) -> str:
             f"({report.cap_samples} samples)",
         ),
         (
-            "replies sent / provider requests / dup",
+            "automated conversations / kept by the bot",
+            f"{report.automated_conversations} / {report.bot_kept_conversations} "
+            f"({100 * report.bot_kept_conversations / max(1, report.conversations):.0f}% without an agent)",
+        ),
+        ("webhook -> bot reply sent p50/p95/p99 ms", pct(report.bot_reply_ms)),
+        (
+            "replies sent (agents + bot) / provider requests / dup",
             f"{report.replies_sent} / {report.provider_requests} / {report.duplicate_sends}",
         ),
         (

@@ -323,8 +323,11 @@ async def _measure(
     latency = await conn.fetchrow(
         """SELECT count(*) AS conversations,
                   -- The agents log off as the load stops: the last seconds' arrivals are left for nobody.
-                  count(*) FILTER (WHERE first_assigned_at IS NULL
+                  count(*) FILTER (WHERE first_assigned_at IS NULL AND c.status <> 'bot'
                                      AND received_at < to_timestamp($3) - interval '5 seconds') AS never_assigned,
+                  count(*) FILTER (WHERE c.bot_turns > 0) AS automated,
+                  count(*) FILTER (WHERE c.status = 'bot' OR (c.status = 'resolved' AND c.first_assigned_at IS NULL
+                                                             AND c.bot_turns > 0)) AS bot_kept,
                   percentile_cont(ARRAY[0.5, 0.95, 0.99]) WITHIN GROUP (
                       ORDER BY extract(epoch FROM first_assigned_at - received_at) * 1000)
                       FILTER (WHERE first_assigned_at IS NOT NULL) AS ms
@@ -337,7 +340,31 @@ async def _measure(
         load_ended,
     )
     assert latency is not None
-    replies_sent = int(
+    bot = await conn.fetchrow(
+        # The bot's replies in this run's conversations, and webhook -> the bot's first reply accepted by
+        # the provider (the dispatcher stamps delivery_updated_at when it is sent).
+        """WITH firsts AS (
+               SELECT DISTINCT ON (c.id) c.id, m.delivery_updated_at - c.received_at AS waited
+                 FROM conversations c JOIN messages m ON m.conversation_id = c.id
+                WHERE c.received_at >= to_timestamp($2) AND c.bot_turns > 0
+                  AND m.direction = 'outbound' AND m.author_agent_id IS NULL
+                  AND m.delivery_status IN ('sent', 'delivered', 'read')
+                  AND EXISTS (SELECT 1 FROM contact_identities i WHERE i.contact_id = c.contact_id
+                                AND i.external_id LIKE ANY($1::text[]))
+                ORDER BY c.id, m.created_at)
+           SELECT (SELECT count(*) FROM messages m JOIN conversations c ON c.id = m.conversation_id
+                    WHERE c.received_at >= to_timestamp($2) AND m.direction = 'outbound'
+                      AND m.author_agent_id IS NULL AND m.delivery_status IN ('sent', 'delivered', 'read')
+                      AND EXISTS (SELECT 1 FROM contact_identities i WHERE i.contact_id = c.contact_id
+                                    AND i.external_id LIKE ANY($1::text[]))) AS sent,
+                  percentile_cont(ARRAY[0.5, 0.95, 0.99]) WITHIN GROUP (
+                      ORDER BY extract(epoch FROM waited) * 1000) AS ms
+             FROM firsts""",
+        _customer_patterns(run_id),
+        started,
+    )
+    assert bot is not None
+    replies_sent = int(bot["sent"]) + int(
         await conn.fetchval(
             """SELECT count(*) FROM messages m JOIN agents a ON a.id = m.author_agent_id
             WHERE a.name = $1 AND m.delivery_status IN ('sent', 'delivered', 'read')""",
@@ -381,6 +408,10 @@ async def _measure(
         duplicate_messages=stored - distinct,
         conversations=latency["conversations"],
         conversations_never_assigned=latency["never_assigned"],
+        automated_conversations=latency["automated"],
+        bot_kept_conversations=latency["bot_kept"],
+        bot_replies_sent=int(bot["sent"]),
+        bot_reply_ms=dict(zip(("p50", "p95", "p99"), bot["ms"] or (), strict=False)),
         assigned_ms={"p50": ms[0], "p95": ms[1], "p99": ms[2]},
         agent_cap=cap,
         highest_pending_seen=samples.pending,

@@ -17,6 +17,7 @@ from router.live import HeldConversations, LiveEvents
 from router.store import accounts as account_store
 from router.store import agents as agent_store
 from router.store import conversations as conversation_store
+from router.store import quick_replies as quick_reply_store
 from router.views import (
     AcceptedReply,
     AccountView,
@@ -252,10 +253,13 @@ async def reply(conversation_id: UUID, body: NewReply, caller: Caller, state: St
     if caller.agent_id is None:
         raise Forbidden("only the assigned agent replies")
     async with state.pool.acquire() as conn:
-        outbound = await conversation_store.create_reply(conn, conversation_id, caller.agent_id, body.text)
+        expansion = await quick_reply_store.expand_reply(conn, conversation_id, caller.agent_id, body.text)
+        outbound = await conversation_store.create_reply(conn, conversation_id, caller.agent_id, expansion.text)
         if outbound is None:  # say why: unknown, someone else's, or no longer open
             await visible_conversation(conn, conversation_id, caller)
             raise Conflict("the conversation is not assigned to you")
+        if expansion.used:
+            await quick_reply_store.count_uses(conn, expansion.used)
     try:
         await state.producer.send_and_wait(state.topics.outbound, encode(outbound), key=str(conversation_id).encode())
     except KafkaError as error:

@@ -1,7 +1,7 @@
 """The router process: the agent/admin API, with the inbound consumer and the queue sweep beside it."""
 
 import asyncio
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
 
 from fastapi import FastAPI, Request
@@ -11,11 +11,14 @@ from fastapi.responses import JSONResponse
 
 from router.api import RouterState, routes
 from router.assigner import Assigner
+from router.automation import Automation
+from router.automation_api import routes as automation_routes
 from router.consumer import InboundHandler
 from router.contacts_api import routes as contact_routes
 from router.errors import ApiError
 from router.handover_api import routes as handover_routes
 from router.live import LiveEvents, follow_assignments, make_follower
+from router.quick_replies_api import routes as quick_reply_routes
 from router.settings import RouterSettings
 from router.store.accounts import ensure_account
 from services.consuming import consume, stop_background
@@ -41,6 +44,7 @@ def create_app(settings: RouterSettings) -> FastAPI:
         pool = await create_pool(dsn, max_size=settings.database_pool_size)
         producer = make_producer(settings.kafka_bootstrap, client_id="switchboard-router")
         stopping = asyncio.Event()
+        closing: list[Callable[[], Awaitable[None]]] = []
         try:
             await _record_configured_accounts(pool, settings)
             await producer.start()
@@ -57,7 +61,17 @@ def create_app(settings: RouterSettings) -> FastAPI:
                     )
                 )
             if settings.consumes:
-                handler = InboundHandler(pool, assigner, settings.accounts, settings.languages)
+                automation = Automation(
+                    pool, producer, topics, settings.orders_api_base, settings.order_lookup_timeout_s
+                )
+                closing.append(automation.close)
+                await automation.refresh()
+                background.append(
+                    asyncio.create_task(
+                        automation.refresh_until(stopping, settings.automation_refresh_s), name="automation-settings"
+                    )
+                )
+                handler = InboundHandler(pool, assigner, settings.accounts, settings.languages, automation)
                 consumer = make_consumer(
                     settings.kafka_bootstrap, group_id=settings.consumer_group, client_id="switchboard-router"
                 )
@@ -79,6 +93,8 @@ def create_app(settings: RouterSettings) -> FastAPI:
         finally:
             stopping.set()
             await stop_background(background, SHUTDOWN_DEADLINE_S)
+            for close in closing:
+                await close()
             await producer.stop()
             await pool.close()
 
@@ -86,7 +102,9 @@ def create_app(settings: RouterSettings) -> FastAPI:
     if settings.serves_api:
         app.include_router(routes)
         app.include_router(contact_routes)
+        app.include_router(quick_reply_routes)
         app.include_router(handover_routes)
+        app.include_router(automation_routes)
     app.include_router(metrics_routes)
 
     async def database_answers() -> object:

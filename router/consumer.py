@@ -8,10 +8,12 @@ from aiokafka import ConsumerRecord
 from pydantic import ValidationError
 
 from router.assigner import Assigner
+from router.automation import Automation
 from router.identity import phone_of
 from router.language import detect_language
 from router.store.accounts import ensure_account
-from router.store.inbound import StoredMessage, record_receipt, store_inbound
+from router.store.automation import record_intents
+from router.store.inbound import StoredInbound, StoredMessage, record_receipt, store_inbound
 from router.store.priorities import decide_priorities
 from schemas.inbound import DeliveryStatus, InboundMessage
 from schemas.wire import decode_inbound
@@ -26,8 +28,14 @@ class InboundHandler:
     """Handles the records of one inbound partition, in order."""
 
     def __init__(
-        self, pool: Pool, assigner: Assigner, accounts: tuple[ChannelAccount, ...], languages: tuple[str, ...]
+        self,
+        pool: Pool,
+        assigner: Assigner,
+        accounts: tuple[ChannelAccount, ...],
+        languages: tuple[str, ...],
+        automation: Automation | None = None,
     ) -> None:
+        self._automation = automation
         self._pool = pool
         self._assigner = assigner
         self._accounts = accounts
@@ -55,11 +63,34 @@ class InboundHandler:
             stored = await store_inbound(conn, messages)
         for outcome, count in Counter(result.outcome for result in stored).items():
             ROUTED_MESSAGES.labels(kind="message", outcome=outcome).inc(count)
-        waiting = {r.conversation_id for r in stored if r.queued and r.conversation_id is not None}
+        with_bot = await self._automate(messages, stored) if self._automation is not None else set()
+        waiting = {r.conversation_id for r in stored if r.queued and r.conversation_id is not None} - with_bot
         if waiting:
             async with self._pool.acquire() as conn:
                 await decide_priorities(conn, list(waiting))
             await self._assigner.drain(arriving=waiting)
+
+    async def _automate(self, messages: list[StoredMessage], stored: list[StoredInbound]) -> set[UUID]:
+        """Classify every stored message and let the bot take what it can; returns the conversations it kept.
+
+        A conversation the bot hands over is queued again and picked up by this batch's drain.
+        """
+        assert self._automation is not None
+        classified: list[tuple[str, str, str]] = []
+        kept: set[UUID] = set()
+        for item, result in zip(messages, stored, strict=True):
+            if result.outcome != "stored" or result.conversation_id is None:
+                continue
+            message = item.message
+            intent = self._automation.intent_of(message)
+            if intent is not None:
+                classified.append((message.channel, message.provider_message_id, intent))
+            if (result.queued or result.with_bot) and await self._automation.handle(message, result.conversation_id):
+                kept.add(result.conversation_id)
+        if classified:
+            async with self._pool.acquire() as conn:
+                await record_intents(conn, classified)
+        return kept
 
     async def _handle_receipt(self, receipt: DeliveryStatus) -> None:
         moved = await in_transaction(self._pool, lambda conn: record_receipt(conn, receipt))

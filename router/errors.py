@@ -3,6 +3,7 @@
 ApiError
 ├── Unauthenticated  401  no valid bearer token
 ├── Forbidden        403  valid token, not allowed to do this
+├── InvalidRequest   422  well-formed JSON that says something impossible (e.g. a schedule)
 ├── NotFound         404
 ├── Conflict         409  the resource changed: e.g. the conversation is no longer yours
 └── Unavailable      503  a dependency (Kafka) did not take the work
@@ -26,6 +27,11 @@ class Unauthenticated(ApiError):
 class Forbidden(ApiError):
     status = 403
     code = "forbidden"
+
+
+class InvalidRequest(ApiError):
+    status = 422
+    code = "invalid_request"
 
 
 class NotFound(ApiError):

@@ -31,6 +31,13 @@ class RouterSettings(CommonSettings):
     # The languages the team supports: detection (router/language.py) chooses among these.
     languages: tuple[str, ...] = ("en", "es", "fr", "de", "it", "pt", "nl", "ko", "ja", "zh", "ar", "he", "ru", "tr")
 
+    # Automation (router/automation.py): the commerce endpoint the bot reads orders from (the sandbox locally),
+    # how long a lookup may take (the bot answers within 0.5 s of the webhook), and how often every router
+    # re-reads the intent rules and the kill switch.
+    orders_api_base: str = "http://127.0.0.1:8090/commerce"
+    order_lookup_timeout_s: float = 0.3
+    automation_refresh_s: float = 0.5
+
     @property
     def routing_policy(self) -> RoutingPolicy:
         return RoutingPolicy(self.routing_ageing_s_per_level, self.routing_widen_after_s)

@@ -11,7 +11,7 @@ import orjson
 from fastapi import FastAPI, Response
 
 from sandbox import customers
-from sandbox.providers import line, meta, smtp, telegram, twilio, webchat
+from sandbox.providers import commerce, line, meta, smtp, telegram, twilio, webchat
 from sandbox.state import Fault, Latency, Sandbox
 from services.health import health_routes
 from services.metrics import FASTAPI_TELEMETRY_OFF, metrics_routes
@@ -61,6 +61,7 @@ def create_app() -> FastAPI:
     app.include_router(customers.routes())
 
     # Provider routes last: the Graph API's catch-all path must not shadow /sandbox/*.
+    app.include_router(commerce.routes(sandbox))
     for provider_routes in (meta.routes, twilio.routes, line.routes, telegram.routes, webchat.routes, smtp.routes):
         app.include_router(provider_routes(sandbox))
 

@@ -62,3 +62,13 @@ metrics_routes = APIRouter()
 def metrics() -> Response:
     """Prometheus exposition of this process's metrics."""
     return Response(generate_latest(), media_type=CONTENT_TYPE_LATEST)
+
+
+AUTOMATION_ENABLED = Gauge(
+    "switchboard_automation_enabled",
+    "Whether automated messages are on in this router process (scope: global), as last read",
+    ["scope"],
+)
+AUTOMATION_SCHEDULES = Gauge(
+    "switchboard_automation_schedules", "Accounts with business hours, as this router process last read them"
+)

@@ -70,8 +70,11 @@ def migrate(dsn: str) -> None:
 
     backend = get_backend(dsn.replace("postgresql://", "postgresql+psycopg://", 1))
     migrations = read_migrations(str(MIGRATIONS))
-    with backend.lock():
-        pending = backend.to_apply(migrations)
-        if pending:
-            log.info("applying %d migration(s)", len(pending))
-        backend.apply_migrations(pending)
+    try:
+        with backend.lock():
+            pending = backend.to_apply(migrations)
+            if pending:
+                log.info("applying %d migration(s)", len(pending))
+            backend.apply_migrations(pending)
+    finally:
+        backend.connection.close()  # yoyo leaves it open; a process that migrates once need not keep it

@@ -16,6 +16,7 @@ class StoredInbound:
     outcome: Literal["stored", "duplicate"]
     conversation_id: UUID | None = None
     queued: bool = False
+    with_bot: bool = False  # the bot is answering this conversation
 
 
 @dataclass(frozen=True)
@@ -64,7 +65,10 @@ async def store_inbound(conn: Connection, messages: list[StoredMessage]) -> list
     for row in rows:
         if row["outcome"] == "stored":
             results[row["item"]] = StoredInbound(
-                "stored", row["conversation_id"], row["conversation_status"] == "queued"
+                "stored",
+                row["conversation_id"],
+                row["conversation_status"] == "queued",
+                row["conversation_status"] == "bot",
             )
     return results
 

@@ -15,7 +15,7 @@ from aiokafka.admin import AIOKafkaAdminClient
 
 from loadtests.ports import free_port
 from services.kafka import Topics
-from services.postgres import register_codecs
+from services.postgres import migrate, register_codecs
 from tests.integration.client import Switchboard
 from tests.integration.services import ServiceProcess, run_script
 
@@ -108,6 +108,10 @@ def stack(infrastructure: None) -> Iterator[Stack]:
     dsn = SERVER_DSN.rsplit("/", 1)[0] + f"/{database}"
     topics = Topics(f"test-{suffix}")
     _run_sql(SERVER_DSN, f'CREATE DATABASE "{database}"')
+    # The bot would answer most test customers ("Where is my order?") before an agent saw them: the
+    # session starts with automation switched off, and the automation tests switch it on.
+    migrate(dsn)
+    _run_sql(dsn, "INSERT INTO automation_switches (scope, enabled) VALUES ('global', false)")
     sandbox_port = free_port()
     ingest_port = free_port()
     smtp_port = free_port()
@@ -132,6 +136,7 @@ def stack(infrastructure: None) -> Iterator[Stack]:
         "SWITCHBOARD_LINE_API_BASE": sandbox_url,
         "SWITCHBOARD_TELEGRAM_API_BASE": sandbox_url,
         "SWITCHBOARD_WEBCHAT_API_BASE": f"{sandbox_url}/webchat",
+        "SWITCHBOARD_ORDERS_API_BASE": f"{sandbox_url}/commerce",
         "SWITCHBOARD_SMTP_HOST": "127.0.0.1",
         "SWITCHBOARD_SMTP_PORT": str(smtp_port),
         "SWITCHBOARD_ACCOUNTS": orjson.dumps(ACCOUNTS).decode(),

@@ -1,0 +1,148 @@
+"""The router's automation: the bot answering inbound messages, under the kill switch.
+
+Each router process re-reads the intent rules and the kill switch every `refresh_s` (0.5 s), so a switch
+thrown through the admin API takes effect on every router within a second, without a broker round trip
+on the hot path. The decisions are router/intents.py and router/bot.py; this module does the I/O.
+"""
+
+import asyncio
+import contextlib
+import logging
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from uuid import UUID
+
+import httpx
+from aiokafka import AIOKafkaProducer
+
+from router.away import AutomationPolicy, automated_message
+from router.bot import DEFAULT_TEMPLATES, BotTurn, Handoff, LookupFailed, Order, respond
+from router.business_hours import Schedule
+from router.intents import DEFAULT_RULES, IntentRule, classify, order_number
+from router.orders import look_up
+from router.store import automation as automation_store
+from router.store.automation import BotView
+from schemas.inbound import InboundMessage
+from schemas.wire import encode
+from services.kafka import Topics
+from services.metrics import AUTOMATION_ENABLED, AUTOMATION_SCHEDULES
+from services.postgres import Pool
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class AutomationState:
+    rules: tuple[IntentRule, ...]
+    templates: dict[tuple[str | None, str], str]  # (account or None, intent) -> template
+    disabled: frozenset[str]  # "global" and/or account external ids
+    schedules: dict[str, tuple[Schedule, AutomationPolicy]] = field(default_factory=dict)
+
+    def enabled_for(self, account: str) -> bool:
+        return "global" not in self.disabled and account not in self.disabled
+
+    def template_for(self, account: str) -> dict[str, str]:
+        merged = dict(DEFAULT_TEMPLATES)
+        merged.update({intent: t for (acc, intent), t in self.templates.items() if acc is None})
+        merged.update({intent: t for (acc, intent), t in self.templates.items() if acc == account})
+        return merged
+
+
+DEFAULT_STATE = AutomationState(DEFAULT_RULES, {}, frozenset())
+
+
+class Automation:
+    """Classifies every inbound message and lets the bot answer or hand over, while switched on."""
+
+    def __init__(
+        self, pool: Pool, producer: AIOKafkaProducer, topics: Topics, orders_api_base: str, lookup_timeout_s: float
+    ) -> None:
+        self._pool = pool
+        self._producer = producer
+        self._topics = topics
+        self._orders_api_base = orders_api_base
+        self._lookup_timeout_s = lookup_timeout_s
+        self._http = httpx.AsyncClient()
+        self.state = DEFAULT_STATE
+
+    async def refresh(self) -> None:
+        async with self._pool.acquire() as conn:
+            rules, templates = await automation_store.intent_rules(conn)
+            disabled = await automation_store.disabled_scopes(conn)
+            schedules = await automation_store.schedules(conn)
+        self.state = AutomationState(rules or DEFAULT_RULES, templates, disabled, schedules)
+        AUTOMATION_ENABLED.labels(scope="global").set(0 if "global" in disabled else 1)
+        AUTOMATION_SCHEDULES.set(len(schedules))
+
+    async def refresh_until(self, stopping: asyncio.Event, interval_s: float) -> None:
+        while not stopping.is_set():
+            try:
+                await self.refresh()
+            except Exception:
+                log.exception("reading the automation settings failed; keeping the last ones")
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(stopping.wait(), interval_s)
+
+    async def close(self) -> None:
+        await self._http.aclose()
+
+    def intent_of(self, message: InboundMessage) -> str | None:
+        return classify(message.text, self.state.rules, message.account_external_id)
+
+    async def handle(self, message: InboundMessage, conversation_id: UUID) -> bool:
+        """Let the bot take this stored message if its conversation is the bot's (or new and answerable).
+
+        Returns True when the conversation stays with the bot (it must not be queued for an agent).
+        """
+        account = message.account_external_id
+        if not self.state.enabled_for(account):
+            return False
+        async with self._pool.acquire() as conn:
+            state = await automation_store.bot_view(conn, conversation_id)
+        if state is None:
+            return False
+        if not state.bot_may_answer:
+            await self._notice(message, conversation_id, state)
+            return False
+        intent = self.intent_of(message)
+        order: Order | LookupFailed | None = None
+        number = order_number(message.text) if intent == "order_status" else None
+        if number is not None:
+            order = await look_up(self._http, self._orders_api_base, number, self._lookup_timeout_s)
+        turn = BotTurn(message.text, intent, state.bot_turns, order, message.sender_name)
+        outcome = respond(turn, self.state.template_for(account))
+        if isinstance(outcome, Handoff):
+            if state.status == "bot":
+                async with self._pool.acquire() as conn:
+                    await automation_store.hand_over(conn, conversation_id, outcome.reason)
+            await self._notice(message, conversation_id, state)
+            return False
+        if not self.state.enabled_for(account):  # switched off while we looked the order up
+            return False
+        async with self._pool.acquire() as conn:
+            reply = await automation_store.answer(conn, conversation_id, intent, outcome.text)
+        if reply is None:
+            return False  # an agent took it in the meantime: theirs now
+        await self._producer.send_and_wait(self._topics.outbound, encode(reply), key=str(conversation_id).encode())
+        return True
+
+    async def _notice(self, message: InboundMessage, conversation_id: UUID, view: BotView) -> None:
+        """The account's greeting (first contact, within hours) or away message (outside hours), throttled."""
+        scheduled = self.state.schedules.get(message.account_external_id)
+        if scheduled is None or not self.state.enabled_for(message.account_external_id):
+            return
+        schedule, policy = scheduled
+        text = automated_message(
+            schedule,
+            policy,
+            datetime.now(UTC),
+            first_contact=view.inbound_messages == 1 and not view.ever_assigned,
+            last_automated_at=view.last_automated_at,
+            customer_time_zone=None,  # not known from the channels yet
+        )
+        if text is None:
+            return
+        async with self._pool.acquire() as conn:
+            notice = await automation_store.automated_notice(conn, conversation_id, text, policy.min_interval)
+        if notice is not None:
+            await self._producer.send_and_wait(self._topics.outbound, encode(notice), key=str(conversation_id).encode())
