@@ -19,7 +19,7 @@ from pydantic import BaseModel, ConfigDict, Field
 from router.api import Caller, State, require_admin
 from router.errors import Conflict, NotFound
 from router.identity import phone_of
-from router.priority import priority_of
+from router.priority import priority_of, tags_of
 from router.store import contacts as contact_store
 from router.store.priorities import decide_contact_priority
 from schemas.inbound import Channel
@@ -36,6 +36,7 @@ class ContactDetail(BaseModel):
     attributes: dict[str, Any]
     priority: int
     priority_reasons: list[str]
+    tags: list[str]
     recent_conversations: int
 
     @classmethod
@@ -48,6 +49,7 @@ class ContactDetail(BaseModel):
             attributes=row["attributes"],
             priority=priority.level,
             priority_reasons=list(priority.reasons),
+            tags=tags_of(row["attributes"]),
             recent_conversations=row["recent_conversations"],
         )
 

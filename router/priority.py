@@ -2,7 +2,8 @@
 
 - VIP: `monthly_spend` of at least 1,000 (in the account's currency) -> level 2.
 - Repeat contact: 3 or more conversations in the last 30 days, this one included -> level 1.
-- A `priority` tag (set by automation or an admin) -> level 1.
+- A `priority` tag -> level 1: set by an admin, or earned by 2 or more returns in 90 days (the contact
+  attribute `returns_90d`, which a shop's CRM posts to /v1/crm/contacts).
 The queue serves higher levels first, with ageing so nobody starves (router/queueing.py). Pure.
 """
 
@@ -34,8 +35,7 @@ def priority_of(attributes: Mapping[str, Any], conversations_in_window: int) -> 
     if conversations_in_window >= REPEAT_CONVERSATIONS:
         level = max(level, RAISED)
         reasons.append("repeat")
-    tags = attributes.get("tags")
-    if isinstance(tags, list) and "priority" in tags:
+    if "priority" in tags_of(attributes):
         level = max(level, RAISED)
         reasons.append("priority_tag")
     return Priority(level, tuple(reasons))
@@ -48,3 +48,16 @@ def _decimal(value: Any) -> Decimal | None:
         return Decimal(str(value))
     except InvalidOperation:
         return None
+
+
+PRIORITY_RETURNS = 2  # returns in 90 days that earn the "priority" tag
+
+
+def tags_of(attributes: Mapping[str, Any]) -> list[str]:
+    """The contact's tags: those set on them, and "priority" once they returned 2+ orders in 90 days."""
+    raw = attributes.get("tags")
+    tags = [t for t in raw if isinstance(t, str)] if isinstance(raw, list) else []
+    returns = _decimal(attributes.get("returns_90d"))
+    if returns is not None and returns >= PRIORITY_RETURNS and "priority" not in tags:
+        tags.append("priority")
+    return tags
