@@ -328,8 +328,11 @@ async def _measure(
                   count(*) FILTER (WHERE c.bot_turns > 0) AS automated,
                   count(*) FILTER (WHERE c.status = 'bot' OR (c.status = 'resolved' AND c.first_assigned_at IS NULL
                                                              AND c.bot_turns > 0)) AS bot_kept,
+                  -- A conversation the bot handed over waits for an agent from the handover (waiting_since),
+                  -- not from the first message: the bot was answering until then.
                   percentile_cont(ARRAY[0.5, 0.95, 0.99]) WITHIN GROUP (
-                      ORDER BY extract(epoch FROM first_assigned_at - received_at) * 1000)
+                      ORDER BY extract(epoch FROM first_assigned_at
+                                   - CASE WHEN c.bot_turns > 0 THEN c.waiting_since ELSE c.received_at END) * 1000)
                       FILTER (WHERE first_assigned_at IS NOT NULL) AS ms
              FROM conversations c
             WHERE c.received_at >= to_timestamp($2)
@@ -382,7 +385,8 @@ async def _measure(
                     WHERE c.assignee_id = a.id AND c.status = 'assigned')) AS drifted"""
     )
     assert invariants is not None
-    provider = (await http.get(f"{config.sandbox}/sandbox/stats")).json()
+    # Sends received twice, among the agents' replies, each written unique ("(ref ...)" in the locustfile).
+    provider = (await http.get(f"{config.sandbox}/sandbox/stats", params={"marker": "(ref "})).json()
     provider_requests = int(provider["requests"])
     dispatch_after = await _metric_values(http, config.dispatcher, "switchboard_dispatch_total", "outcome")
     outcomes = {
@@ -419,7 +423,7 @@ async def _measure(
         cap_samples=samples.count,
         replies_sent=replies_sent,
         provider_requests=provider_requests,
-        duplicate_sends=provider_requests - int(provider["distinct_bodies"]),
+        duplicate_sends=int(provider["marked_requests"]) - int(provider["distinct_bodies"]),
         dispatch_outcomes=outcomes,
         stranded_conversations=int(invariants["stranded"]),
         agents_with_pending_drift=int(invariants["drifted"]),

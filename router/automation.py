@@ -86,6 +86,17 @@ class Automation:
     async def close(self) -> None:
         await self._http.aclose()
 
+    def may_act_on(self, message: InboundMessage, intent: str | None, with_bot: bool) -> bool:
+        """Cheap test, before any query: is there anything automation could do with this message?
+
+        Only the bot's own conversations, messages with an intent the bot might answer, and accounts with
+        business hours (away and greeting messages) need the conversation read.
+        """
+        account = message.account_external_id
+        if not self.state.enabled_for(account):
+            return False
+        return with_bot or intent is not None or account in self.state.schedules
+
     def intent_of(self, message: InboundMessage) -> str | None:
         return classify(message.text, self.state.rules, message.account_external_id)
 

@@ -1,5 +1,6 @@
 """The router's Kafka consumer: each inbound event stored once, then the conversation assigned."""
 
+import asyncio
 import logging
 from collections import Counter
 from uuid import UUID
@@ -76,17 +77,29 @@ class InboundHandler:
         A conversation the bot hands over is queued again and picked up by this batch's drain.
         """
         assert self._automation is not None
+        automation = self._automation
         classified: list[tuple[str, str, str]] = []
-        kept: set[UUID] = set()
+        by_conversation: dict[UUID, list[InboundMessage]] = {}
         for item, result in zip(messages, stored, strict=True):
             if result.outcome != "stored" or result.conversation_id is None:
                 continue
             message = item.message
-            intent = self._automation.intent_of(message)
+            intent = automation.intent_of(message)
             if intent is not None:
                 classified.append((message.channel, message.provider_message_id, intent))
-            if (result.queued or result.with_bot) and await self._automation.handle(message, result.conversation_id):
-                kept.add(result.conversation_id)
+            if (result.queued or result.with_bot) and automation.may_act_on(message, intent, result.with_bot):
+                by_conversation.setdefault(result.conversation_id, []).append(message)
+        kept: set[UUID] = set()
+
+        async def in_order(conversation_id: UUID, arrivals: list[InboundMessage]) -> None:
+            for message in arrivals:  # one conversation's messages in the order they came
+                if await automation.handle(message, conversation_id):
+                    kept.add(conversation_id)
+                else:
+                    kept.discard(conversation_id)
+
+        # Conversations at once: a bot's order lookup or Kafka send must not hold up the partition's others.
+        await asyncio.gather(*(in_order(c, arrivals) for c, arrivals in by_conversation.items()))
         if classified:
             async with self._pool.acquire() as conn:
                 await record_intents(conn, classified)

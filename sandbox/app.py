@@ -32,10 +32,19 @@ def create_app() -> FastAPI:
         return {"items": sandbox.requests}
 
     @app.get("/sandbox/stats")
-    async def stats() -> dict[str, int]:
-        """How many sends arrived, and how many distinct ones: the difference is sends received twice."""
-        distinct = {orjson.dumps(r["body"], option=orjson.OPT_SORT_KEYS) for r in sandbox.requests}
-        return {"requests": len(sandbox.requests), "distinct_bodies": len(distinct)}
+    async def stats(marker: str | None = None) -> dict[str, int]:
+        """How many sends arrived, and how many distinct ones: the difference is sends received twice.
+
+        `marker`: count only sends whose body contains it (replies written to be unique, such as the load
+        harness's agents' "(ref ...)"), since two automated replies may rightly say the same thing.
+        """
+        bodies = [orjson.dumps(r["body"], option=orjson.OPT_SORT_KEYS) for r in sandbox.requests]
+        marked = [b for b in bodies if marker is None or marker.encode() in b]
+        return {
+            "requests": len(sandbox.requests),
+            "marked_requests": len(marked),
+            "distinct_bodies": len(set(marked)),
+        }
 
     @app.delete("/sandbox/requests", status_code=204)
     async def clear() -> Response:
