@@ -100,7 +100,7 @@ class Automation:
     def intent_of(self, message: InboundMessage) -> str | None:
         return classify(message.text, self.state.rules, message.account_external_id)
 
-    async def handle(self, message: InboundMessage, conversation_id: UUID) -> bool:
+    async def handle(self, message: InboundMessage, intent: str | None, conversation_id: UUID) -> bool:
         """Let the bot take this stored message if its conversation is the bot's (or new and answerable).
 
         Returns True when the conversation stays with the bot (it must not be queued for an agent).
@@ -115,7 +115,6 @@ class Automation:
         if not state.bot_may_answer:
             await self._notice(message, conversation_id, state)
             return False
-        intent = self.intent_of(message)
         order: Order | LookupFailed | None = None
         number = order_number(message.text) if intent == "order_status" else None
         if number is not None:

@@ -79,7 +79,7 @@ class InboundHandler:
         assert self._automation is not None
         automation = self._automation
         classified: list[tuple[str, str, str]] = []
-        by_conversation: dict[UUID, list[InboundMessage]] = {}
+        by_conversation: dict[UUID, list[tuple[InboundMessage, str | None]]] = {}
         for item, result in zip(messages, stored, strict=True):
             if result.outcome != "stored" or result.conversation_id is None:
                 continue
@@ -88,12 +88,12 @@ class InboundHandler:
             if intent is not None:
                 classified.append((message.channel, message.provider_message_id, intent))
             if (result.queued or result.with_bot) and automation.may_act_on(message, intent, result.with_bot):
-                by_conversation.setdefault(result.conversation_id, []).append(message)
+                by_conversation.setdefault(result.conversation_id, []).append((message, intent))
         kept: set[UUID] = set()
 
-        async def in_order(conversation_id: UUID, arrivals: list[InboundMessage]) -> None:
-            for message in arrivals:  # one conversation's messages in the order they came
-                if await automation.handle(message, conversation_id):
+        async def in_order(conversation_id: UUID, arrivals: list[tuple[InboundMessage, str | None]]) -> None:
+            for message, intent in arrivals:  # one conversation's messages in the order they came
+                if await automation.handle(message, intent, conversation_id):
                     kept.add(conversation_id)
                 else:
                     kept.discard(conversation_id)
