@@ -4,11 +4,10 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from uuid import UUID
 
-import asyncpg
-
 from router.away import DEFAULT_AWAY, AutomationPolicy
 from router.business_hours import Schedule
 from router.intents import IntentRule
+from router.store.conversations import LAST_INBOUND, REPLY_RETURNING, outbound_of
 from schemas.outbound import OutboundMessage
 from services.postgres import Connection
 
@@ -127,26 +126,20 @@ async def answer(conn: Connection, conversation_id: UUID, intent: str | None, te
     None when the conversation is no longer the bot's to answer (an agent took it meanwhile).
     """
     row = await conn.fetchrow(
-        """WITH taken AS (
+        f"""WITH taken AS (
                UPDATE conversations SET status = 'bot', bot_turns = bot_turns + 1, intent = coalesce(intent, $2)
                 WHERE id = $1 AND status IN ('queued', 'bot') RETURNING id),
-           last_inbound AS (
-               SELECT m.channel, m.account_id, m.external_id, m.sent_at, m.channel_data FROM messages m
-                WHERE m.conversation_id = $1 AND m.direction = 'inbound'
-                ORDER BY m.sent_at DESC, m.created_at DESC LIMIT 1)
+           {LAST_INBOUND}
            INSERT INTO messages (conversation_id, direction, channel, account_id, external_id, content_type, text,
                                  delivery_status)
            SELECT $1, 'outbound', l.channel, l.account_id, l.external_id, 'text', $3, 'pending'
              FROM last_inbound l, taken
-        RETURNING id, channel, external_id, created_at,
-                  (SELECT external_id FROM accounts WHERE id = messages.account_id) AS account_external_id,
-                  (SELECT sent_at FROM last_inbound) AS customer_last_message_at,
-                  (SELECT channel_data FROM last_inbound) AS reply_context""",
+        {REPLY_RETURNING}""",
         conversation_id,
         intent,
         text,
     )
-    return None if row is None else _outbound(row, conversation_id, text)
+    return None if row is None else outbound_of(row, conversation_id, text, "bot")
 
 
 async def automated_notice(
@@ -157,42 +150,21 @@ async def automated_notice(
     The check and the insert are one statement, so two routers cannot both send one.
     """
     row = await conn.fetchrow(
-        """WITH stamped AS (
+        f"""WITH stamped AS (
                UPDATE conversations SET last_automated_at = now()
                 WHERE id = $1 AND (last_automated_at IS NULL OR last_automated_at <= now() - $3::interval)
             RETURNING id),
-           last_inbound AS (
-               SELECT m.channel, m.account_id, m.external_id, m.sent_at, m.channel_data FROM messages m
-                WHERE m.conversation_id = $1 AND m.direction = 'inbound'
-                ORDER BY m.sent_at DESC, m.created_at DESC LIMIT 1)
+           {LAST_INBOUND}
            INSERT INTO messages (conversation_id, direction, channel, account_id, external_id, content_type, text,
                                  delivery_status)
            SELECT $1, 'outbound', l.channel, l.account_id, l.external_id, 'text', $2, 'pending'
              FROM last_inbound l, stamped
-        RETURNING id, channel, external_id, created_at,
-                  (SELECT external_id FROM accounts WHERE id = messages.account_id) AS account_external_id,
-                  (SELECT sent_at FROM last_inbound) AS customer_last_message_at,
-                  (SELECT channel_data FROM last_inbound) AS reply_context""",
+        {REPLY_RETURNING}""",
         conversation_id,
         text,
         min_interval,
     )
-    return None if row is None else _outbound(row, conversation_id, text)
-
-
-def _outbound(row: asyncpg.Record, conversation_id: UUID, text: str) -> OutboundMessage:
-    return OutboundMessage(
-        message_id=row["id"],
-        conversation_id=conversation_id,
-        channel=row["channel"],
-        account_external_id=row["account_external_id"],
-        recipient_external_id=row["external_id"],
-        text=text,
-        author="bot",
-        created_at=row["created_at"],
-        customer_last_message_at=row["customer_last_message_at"],
-        reply_context=row["reply_context"],
-    )
+    return None if row is None else outbound_of(row, conversation_id, text, "bot")
 
 
 async def record_intents(conn: Connection, classified: list[tuple[str, str, str]]) -> None:

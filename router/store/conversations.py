@@ -1,6 +1,7 @@
 """Conversations as agents and admins see them: lists, history, replies, resolution."""
 
 from dataclasses import dataclass
+from typing import Literal
 from uuid import UUID
 
 import asyncpg
@@ -84,34 +85,23 @@ async def history(conn: Connection, contact_id: UUID) -> list[asyncpg.Record]:
     )
 
 
-async def create_reply(conn: Connection, conversation_id: UUID, agent_id: UUID, text: str) -> OutboundMessage | None:
-    """Store the assignee's reply as pending, addressed to where the customer last wrote from.
+# A reply goes to where the customer last wrote from: their last message's channel, account and id. These
+# two fragments are shared by every statement that stores a reply (the agent's here, the bot's and the
+# away/greeting messages in router/store/automation.py); `$1` is the conversation.
+LAST_INBOUND = """last_inbound AS (
+    SELECT m.channel, m.account_id, m.external_id, m.sent_at, m.channel_data FROM messages m
+     WHERE m.conversation_id = $1 AND m.direction = 'inbound'
+     ORDER BY m.sent_at DESC, m.created_at DESC LIMIT 1)"""
+REPLY_RETURNING = """RETURNING id, channel, external_id, created_at,
+    (SELECT external_id FROM accounts WHERE id = messages.account_id) AS account_external_id,
+    (SELECT sent_at FROM last_inbound) AS customer_last_message_at,
+    (SELECT channel_data FROM last_inbound) AS reply_context"""
 
-    None when the agent does not hold the conversation (any more): the check and the insert are one
-    statement, so a reply never lands in a conversation that was just released or resolved.
-    """
-    row = await conn.fetchrow(
-        """WITH last_inbound AS (
-               SELECT m.channel, m.account_id, m.external_id, m.provider_message_id, m.sent_at, m.channel_data
-                 FROM messages m
-                WHERE m.conversation_id = $1 AND m.direction = 'inbound'
-                ORDER BY m.sent_at DESC, m.created_at DESC LIMIT 1)
-           INSERT INTO messages (conversation_id, direction, channel, account_id, external_id, author_agent_id,
-                                 content_type, text, delivery_status)
-           SELECT $1, 'outbound', l.channel, l.account_id, l.external_id, $2, 'text', $3, 'pending'
-             FROM last_inbound l
-            WHERE EXISTS (SELECT 1 FROM conversations
-                           WHERE id = $1 AND status = 'assigned' AND assignee_id = $2)
-        RETURNING id, channel, external_id, created_at,
-                  (SELECT external_id FROM accounts WHERE id = messages.account_id) AS account_external_id,
-                  (SELECT sent_at FROM last_inbound) AS customer_last_message_at,
-                  (SELECT channel_data FROM last_inbound) AS reply_context""",
-        conversation_id,
-        agent_id,
-        text,
-    )
-    if row is None:
-        return None
+
+def outbound_of(
+    row: asyncpg.Record, conversation_id: UUID, text: str, author: Literal["agent", "bot"]
+) -> OutboundMessage:
+    """The dispatcher's view of a reply a REPLY_RETURNING statement stored."""
     return OutboundMessage(
         message_id=row["id"],
         conversation_id=conversation_id,
@@ -119,11 +109,33 @@ async def create_reply(conn: Connection, conversation_id: UUID, agent_id: UUID, 
         account_external_id=row["account_external_id"],
         recipient_external_id=row["external_id"],
         text=text,
-        author="agent",
+        author=author,
         created_at=row["created_at"],
         customer_last_message_at=row["customer_last_message_at"],
         reply_context=row["reply_context"],
     )
+
+
+async def create_reply(conn: Connection, conversation_id: UUID, agent_id: UUID, text: str) -> OutboundMessage | None:
+    """Store the assignee's reply as pending, addressed to where the customer last wrote from.
+
+    None when the agent does not hold the conversation (any more): the check and the insert are one
+    statement, so a reply never lands in a conversation that was just released or resolved.
+    """
+    row = await conn.fetchrow(
+        f"""WITH {LAST_INBOUND}
+           INSERT INTO messages (conversation_id, direction, channel, account_id, external_id, author_agent_id,
+                                 content_type, text, delivery_status)
+           SELECT $1, 'outbound', l.channel, l.account_id, l.external_id, $2, 'text', $3, 'pending'
+             FROM last_inbound l
+            WHERE EXISTS (SELECT 1 FROM conversations
+                           WHERE id = $1 AND status = 'assigned' AND assignee_id = $2)
+        {REPLY_RETURNING}""",
+        conversation_id,
+        agent_id,
+        text,
+    )
+    return None if row is None else outbound_of(row, conversation_id, text, "agent")
 
 
 async def mark_reply_failed(conn: Connection, message_id: UUID, reason: str) -> None:
