@@ -8,7 +8,7 @@ on the hot path. The decisions are router/intents.py and router/bot.py; this mod
 import asyncio
 import contextlib
 import logging
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from uuid import UUID
 
@@ -18,7 +18,7 @@ from aiokafka import AIOKafkaProducer
 from router.away import AutomationPolicy, automated_message
 from router.bot import DEFAULT_TEMPLATES, BotTurn, Handoff, LookupFailed, Order, respond
 from router.business_hours import Schedule
-from router.intents import DEFAULT_RULES, IntentRule, classify, order_number
+from router.intents import DEFAULT_RULES, IntentRule, asks_for_a_person, classify, order_number
 from router.orders import look_up
 from router.store import automation as automation_store
 from router.store.automation import BotView
@@ -115,12 +115,20 @@ class Automation:
         if not state.bot_may_answer:
             await self._notice(message, conversation_id, state)
             return False
+        templates = self.state.template_for(account)
+        if state.status == "queued" and intent in templates and not asks_for_a_person(message.text):
+            # Claim the new conversation for the bot before looking anything up: the queue's periodic sweep
+            # would otherwise give it to an agent while the shop answers, and the bot would stay silent.
+            async with self._pool.acquire() as conn:
+                if not await automation_store.claim_for_bot(conn, conversation_id):
+                    return False  # an agent has it already
+            state = replace(state, status="bot")
         order: Order | LookupFailed | None = None
         number = order_number(message.text) if intent == "order_status" else None
         if number is not None:
             order = await look_up(self._http, self._orders_api_base, number, self._lookup_timeout_s)
         turn = BotTurn(message.text, intent, state.bot_turns, order, message.sender_name)
-        outcome = respond(turn, self.state.template_for(account))
+        outcome = respond(turn, templates)
         if isinstance(outcome, Handoff):
             if state.status == "bot":
                 async with self._pool.acquire() as conn:
@@ -128,6 +136,9 @@ class Automation:
             await self._notice(message, conversation_id, state)
             return False
         if not self.state.enabled_for(account):  # switched off while we looked the order up
+            if state.status == "bot":
+                async with self._pool.acquire() as conn:
+                    await automation_store.hand_over(conn, conversation_id, "automation_off")
             return False
         async with self._pool.acquire() as conn:
             reply = await automation_store.answer(conn, conversation_id, intent, outcome.text)

@@ -109,6 +109,16 @@ async def bot_view(conn: Connection, conversation_id: UUID) -> BotView | None:
     )
 
 
+async def claim_for_bot(conn: Connection, conversation_id: UUID) -> bool:
+    """Take a new, still unassigned conversation for the bot; False when an agent already has it."""
+    claimed = await conn.fetchval(
+        """UPDATE conversations SET status = 'bot'
+            WHERE id = $1 AND status = 'queued' AND first_assigned_at IS NULL RETURNING id""",
+        conversation_id,
+    )
+    return claimed is not None
+
+
 async def hand_over(conn: Connection, conversation_id: UUID, reason: str) -> bool:
     """Give the bot's conversation to the queue (its transcript is its history); it waits from now."""
     moved = await conn.fetchval(
