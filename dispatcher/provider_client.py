@@ -1,5 +1,7 @@
 """The HTTP client the dispatcher sends through: httpx's interface over aiohttp's transport."""
 
+from typing import Any
+
 import httpx
 from httpx_aiohttp import AiohttpTransport
 
@@ -16,3 +18,12 @@ def make_provider_client(settings: DispatcherSettings) -> httpx.AsyncClient:
         timeout=settings.send_timeout_s,
         transport=AiohttpTransport(limits=httpx.Limits(max_connections=settings.max_concurrent_sends)),
     )
+
+
+def json_or_empty(response: httpx.Response) -> dict[str, Any]:
+    """A provider's JSON object answer, or {} when it sent something else (an HTML error page, nothing)."""
+    try:
+        body = response.json()
+    except ValueError:
+        return {}
+    return body if isinstance(body, dict) else {}

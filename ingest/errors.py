@@ -8,6 +8,8 @@ WebhookError
 └── PublishError        503  Kafka did not acknowledge: the provider should retry
 """
 
+from pydantic import ValidationError
+
 
 class WebhookError(Exception):
     """A webhook ingest refuses; `status` and `code` become the HTTP answer."""
@@ -33,6 +35,13 @@ class SignatureError(WebhookError):
 class PayloadError(WebhookError):
     status = 400
     code = "bad_payload"
+
+    @classmethod
+    def invalid(cls, error: ValidationError) -> "PayloadError":
+        """The first thing wrong with a body, and where: `entry.0.changes: Field required`."""
+        first = error.errors()[0]
+        where = ".".join(str(part) for part in first["loc"]) or "body"
+        return cls(f"{where}: {first['msg']}")
 
 
 class PayloadTooLarge(WebhookError):

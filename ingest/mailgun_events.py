@@ -65,9 +65,7 @@ def parse_event(raw_body: bytes, mailbox: Callable[[str], str], received_at: dat
     try:
         data = _Event.model_validate_json(raw_body).event_data
     except ValidationError as error:
-        first = error.errors()[0]
-        where = ".".join(str(part) for part in first["loc"]) or "body"
-        raise PayloadError(f"{where}: {first['msg']}") from error
+        raise PayloadError.invalid(error) from error
     status = _status(data)
     message_id = (data.message.headers.message_id or "").strip()
     if status is None or not message_id:

@@ -29,6 +29,7 @@ from typing import Any
 import httpx
 
 from dispatcher.errors import PermanentError, RetryableError, RuleViolation
+from dispatcher.provider_client import json_or_empty
 from dispatcher.result import Send, SendResult
 from dispatcher.settings import DispatcherSettings
 from schemas.outbound import OutboundMessage
@@ -116,14 +117,14 @@ async def send(
     reply_token = fresh_reply_token(outbound, now)
     if reply_token is not None:
         response = await _post(client, f"{base}/v2/bot/message/reply", reply_body(reply_token, outbound), auth)
-        body = _json_or_empty(response)
+        body = json_or_empty(response)
         if response.is_success:
             return SendResult(provider_message_id=sent_message_id(body, response.headers, fallback_id))
         if not is_spent_reply_token(response.status_code, body):
             raise classify_error(response.status_code, body)
     headers = {**auth, "X-Line-Retry-Key": str(outbound.message_id)}
     response = await _post(client, f"{base}/v2/bot/message/push", push_body(outbound), headers)
-    body = _json_or_empty(response)
+    body = json_or_empty(response)
     if response.is_success or response.status_code == 409:  # 409: this retry key was already accepted
         return SendResult(provider_message_id=sent_message_id(body, response.headers, fallback_id))
     raise classify_error(response.status_code, body)
@@ -149,11 +150,3 @@ async def _post(client: httpx.AsyncClient, url: str, body: dict[str, Any], heade
 
 def _utf16_units(text: str) -> int:
     return len(text.encode("utf-16-le")) // 2
-
-
-def _json_or_empty(response: httpx.Response) -> dict[str, Any]:
-    try:
-        body = response.json()
-    except ValueError:
-        return {}
-    return body if isinstance(body, dict) else {}

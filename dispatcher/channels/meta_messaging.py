@@ -31,6 +31,7 @@ from typing import Any
 import httpx
 
 from dispatcher.errors import PermanentError, RetryableError, RuleViolation
+from dispatcher.provider_client import json_or_empty
 from dispatcher.result import Send, SendResult
 from schemas.outbound import OutboundMessage
 from services.accounts import ChannelAccount
@@ -122,7 +123,7 @@ async def send(
         )
     except httpx.TransportError as error:
         raise RetryableError(f"{platform.name} Send API unreachable: {error!r}") from error
-    answer = _json_or_empty(response)
+    answer = json_or_empty(response)
     if not response.is_success:
         raise classify_error(response.status_code, answer)
     message_id = answer.get("message_id")
@@ -161,11 +162,3 @@ def classify_error(status: int, body: dict[str, Any]) -> RetryableError | Perman
 def _age(delta: timedelta) -> str:
     hours = delta.total_seconds() / 3600
     return f"{hours:.0f} hours" if hours < 48 else f"{hours / 24:.1f} days"
-
-
-def _json_or_empty(response: httpx.Response) -> dict[str, Any]:
-    try:
-        body = response.json()
-    except ValueError:
-        return {}
-    return body if isinstance(body, dict) else {}

@@ -24,6 +24,7 @@ from typing import Any
 import httpx
 
 from dispatcher.errors import PermanentError, RetryableError, RuleViolation
+from dispatcher.provider_client import json_or_empty
 from dispatcher.result import Send, SendResult
 from dispatcher.settings import DispatcherSettings
 from schemas.outbound import OutboundMessage
@@ -105,7 +106,7 @@ async def send(
         response = await client.post(f"{base_url.rstrip('/')}/bot{token}/sendMessage", json=body)
     except httpx.TransportError as error:
         raise RetryableError(f"Telegram API unreachable: {error!r}".replace(token, "<token>")) from error
-    answer = _json_or_empty(response)
+    answer = json_or_empty(response)
     if response.is_success and answer.get("ok") is True:
         return SendResult(provider_message_id=sent_message_id(answer, body["chat_id"]))
     refusal = classify_error(response.status_code, answer)
@@ -125,11 +126,3 @@ def sender(settings: DispatcherSettings, sleep: Sleep = asyncio.sleep) -> Send:
         return await send(client, base_url, account, outbound, now, max_wait_s=max_wait_s, sleep=sleep)
 
     return send_telegram
-
-
-def _json_or_empty(response: httpx.Response) -> dict[str, Any]:
-    try:
-        body = response.json()
-    except ValueError:
-        return {}
-    return body if isinstance(body, dict) else {}

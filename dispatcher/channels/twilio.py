@@ -25,6 +25,7 @@ from typing import Any
 import httpx
 
 from dispatcher.errors import PermanentError, RetryableError, RuleViolation
+from dispatcher.provider_client import json_or_empty
 from dispatcher.result import Send, SendResult
 from dispatcher.settings import DispatcherSettings
 from schemas import twilio as address
@@ -99,7 +100,7 @@ async def send(
         )
     except httpx.TransportError as error:
         raise RetryableError(f"Twilio API unreachable: {error!r}") from error
-    body = _json_or_empty(response)
+    body = json_or_empty(response)
     if not response.is_success:
         raise classify_error(response.status_code, body)
     sid = body.get("sid")
@@ -137,11 +138,3 @@ def classify_error(status: int, body: dict[str, Any]) -> RetryableError | Perman
 
 def _variant(outbound: OutboundMessage) -> str:
     return outbound.reply_context.get(address.VARIANT, address.SMS)
-
-
-def _json_or_empty(response: httpx.Response) -> dict[str, Any]:
-    try:
-        body = response.json()
-    except ValueError:
-        return {}
-    return body if isinstance(body, dict) else {}

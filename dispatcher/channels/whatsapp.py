@@ -11,6 +11,7 @@ from typing import Any
 import httpx
 
 from dispatcher.errors import PermanentError, RetryableError, RuleViolation
+from dispatcher.provider_client import json_or_empty
 from dispatcher.result import Send, SendResult
 from dispatcher.settings import DispatcherSettings
 from schemas.outbound import OutboundMessage
@@ -62,7 +63,7 @@ async def send(
         raise RetryableError(f"WhatsApp API unreachable: {error!r}") from error
     if response.is_success:
         return SendResult(provider_message_id=response.json()["messages"][0]["id"])
-    raise classify_error(response.status_code, _json_or_empty(response))
+    raise classify_error(response.status_code, json_or_empty(response))
 
 
 def sender(settings: DispatcherSettings) -> Send:
@@ -86,11 +87,3 @@ def classify_error(status: int, body: dict[str, Any]) -> RetryableError | Perman
     if code == "131047":
         return RuleViolation(detail, code=code)
     return PermanentError(detail, code=code or str(status))
-
-
-def _json_or_empty(response: httpx.Response) -> dict[str, Any]:
-    try:
-        body = response.json()
-    except ValueError:
-        return {}
-    return body if isinstance(body, dict) else {}

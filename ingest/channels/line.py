@@ -109,7 +109,7 @@ class LineWebhook:
             payload = _Payload.model_validate_json(request.raw_body)
             events = [_MessageEvent.model_validate(e) for e in payload.events if e.get("type") == "message"]
         except ValidationError as error:
-            raise PayloadError(_describe(error)) from error
+            raise PayloadError.invalid(error) from error
         return [_message(event, payload.destination, received_at) for event in events]
 
     def acknowledge(self, accepted: int) -> Response:
@@ -179,9 +179,3 @@ def _content(m: _Message) -> tuple[str | None, tuple[Attachment, ...], str]:
         label = ", ".join(part for part in (m.title, m.address) if part) or None
         return label, (Attachment(kind="location", url=f"geo:{m.latitude},{m.longitude}"),), "location"
     return None, (), "unsupported"
-
-
-def _describe(error: ValidationError) -> str:
-    first = error.errors()[0]
-    where = ".".join(str(part) for part in first["loc"]) or "body"
-    return f"{where}: {first['msg']}"

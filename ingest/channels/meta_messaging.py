@@ -143,7 +143,7 @@ class MetaMessagingWebhook:
         try:
             payload = _Payload.model_validate_json(request.raw_body)
         except ValidationError as error:
-            raise PayloadError(_describe(error)) from error
+            raise PayloadError.invalid(error) from error
         if payload.object != self._object:
             raise PayloadError(f"object: {self.channel} webhooks carry {self._object!r}, not {payload.object!r}")
         events: list[InboundMessage | DeliveryStatus] = []
@@ -255,9 +255,3 @@ def _instant(value: int) -> datetime:
         return datetime.fromtimestamp(ms // 1000, tz=UTC).replace(microsecond=ms % 1000 * 1000)
     except (OverflowError, OSError, ValueError) as error:
         raise PayloadError(f"timestamp is not a time in milliseconds: {value}") from error
-
-
-def _describe(error: ValidationError) -> str:
-    first = error.errors()[0]
-    where = ".".join(str(part) for part in first["loc"]) or "body"
-    return f"{where}: {first['msg']}"

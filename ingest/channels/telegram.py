@@ -126,7 +126,7 @@ class TelegramWebhook:
         try:
             update = _Update.model_validate_json(request.raw_body)
         except ValidationError as error:
-            raise PayloadError(_describe(error)) from error
+            raise PayloadError.invalid(error) from error
         message = update.message or update.edited_message
         if message is None or message.sender is None or message.sender.is_bot:
             return []
@@ -225,9 +225,3 @@ def _content(m: _Message) -> tuple[str | None, tuple[Attachment, ...], str]:
         name = " ".join(part for part in (m.contact.first_name, m.contact.last_name) if part)
         return f"{name} {m.contact.phone_number}", (), "contact"
     return None, (), "unsupported"
-
-
-def _describe(error: ValidationError) -> str:
-    first = error.errors()[0]
-    where = ".".join(str(part) for part in first["loc"]) or "body"
-    return f"{where}: {first['msg']}"

@@ -169,9 +169,7 @@ def _batch(raw_body: bytes) -> _Batch:
     except orjson.JSONDecodeError as error:
         raise PayloadError(f"body is not JSON: {error}") from error
     except ValidationError as error:
-        first = error.errors()[0]
-        where = ".".join(str(part) for part in first["loc"]) or "body"
-        raise PayloadError(f"{where}: {first['msg']}") from error
+        raise PayloadError.invalid(error) from error
 
 
 def _message(m: _Message, received_at: datetime) -> InboundMessage:

@@ -140,7 +140,7 @@ class WhatsAppWebhook:
                 if change.field == "messages"
             ]
         except ValidationError as error:
-            raise PayloadError(_describe(error)) from error
+            raise PayloadError.invalid(error) from error
         events: list[InboundMessage | DeliveryStatus] = []
         for value in values:
             names = {c.wa_id: c.profile.name for c in value.contacts if c.profile}
@@ -225,9 +225,3 @@ def _timestamp(unix_seconds: str) -> datetime:
         return datetime.fromtimestamp(int(unix_seconds), tz=UTC)
     except ValueError as error:
         raise PayloadError(f"timestamp is not Unix seconds: {unix_seconds!r}") from error
-
-
-def _describe(error: ValidationError) -> str:
-    first = error.errors()[0]
-    where = ".".join(str(part) for part in first["loc"]) or "body"
-    return f"{where}: {first['msg']}"
