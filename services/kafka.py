@@ -30,6 +30,11 @@ class Topics:
         return f"{self.prefix}.inbound.v1"
 
     @property
+    def inbound_dead_letter(self) -> str:
+        """Inbound records the router could not process: the original key and value, the reason in headers."""
+        return f"{self.prefix}.inbound.dlq.v1"
+
+    @property
     def outbound(self) -> str:
         return f"{self.prefix}.outbound.v1"
 
@@ -43,7 +48,13 @@ class Topics:
 
     def partitions(self) -> dict[str, int]:
         # Inbound is keyed by sender: its partition count bounds how many routers can share the work.
-        return {self.inbound: 8, self.outbound: 4, self.outbound_dead_letter: 1, self.assignments: 4}
+        return {
+            self.inbound: 8,
+            self.inbound_dead_letter: 1,
+            self.outbound: 4,
+            self.outbound_dead_letter: 1,
+            self.assignments: 4,
+        }
 
 
 async def ensure_topics(bootstrap: str, topics: Topics) -> None:
