@@ -34,5 +34,18 @@ class ReleaseEvent(WireModel):
     reason: ReleaseReason
 
 
+class DeliveryUnknownEvent(WireModel):
+    """A reply whose send outcome is unknown (the provider may or may not have it), told to the conversation's
+    agent so they can check with the customer; written to the outbox with the state change it announces."""
+
+    type: Literal["delivery_unknown"] = "delivery_unknown"
+    message_id: UUID
+    conversation_id: UUID
+    agent_id: UUID  # the conversation's assignee when the outcome became unknown
+    channel: str
+    detail: str
+    occurred_at: datetime
+
+
 # The assignments topic carries both, keyed by the agent whose screen they change.
 AssigneeChange = Annotated[AssignmentEvent | ReleaseEvent, Field(discriminator="type")]
