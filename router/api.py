@@ -34,7 +34,7 @@ from router.views import (
     PresenceUpdate,
     ReleasedEvent,
 )
-from schemas.assignment import AssignmentEvent
+from schemas.assignment import AssignmentEvent, DeliveryUnknownEvent
 from schemas.wire import encode
 from services.kafka import Topics
 from services.postgres import Connection, Pool, in_transaction
@@ -183,7 +183,8 @@ async def agent_conversations(agent_id: UUID, caller: Caller, state: State) -> I
 async def agent_events(agent_id: UUID, caller: Caller, state: State) -> EventSourceResponse:
     """Server-sent events for the agent's screen: first `conversations` (what they hold now), then one
     `assigned` event per conversation given to them and one `released` event per conversation taken from
-    them (transferred, or released when they went offline), as each is committed."""
+    them (transferred, or released when they went offline), as each is committed, and `delivery_unknown` when
+    a reply in one of their conversations may or may not have reached the customer."""
     if not caller.may_act_as(agent_id):
         raise Forbidden("agents may only follow their own events")
     return EventSourceResponse(_agent_event_stream(state, agent_id), ping=15)
@@ -209,6 +210,8 @@ async def _agent_event_stream(state: RouterState, agent_id: UUID) -> AsyncIterat
                     reason=event.reason,
                 )
                 yield ServerSentEvent(assigned.model_dump_json(), event="assigned")
+            elif isinstance(event, DeliveryUnknownEvent):
+                yield ServerSentEvent(event.model_dump_json(exclude={"type"}), event="delivery_unknown")
             else:
                 released = ReleasedEvent(
                     conversation_id=event.conversation_id,

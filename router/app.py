@@ -15,6 +15,8 @@ from router.automation import Automation
 from router.automation_api import routes as automation_routes
 from router.consumer import InboundHandler
 from router.contacts_api import routes as contact_routes
+from router.dead_letter_keeper import DeadLetterKeeper
+from router.dead_letters_api import routes as dead_letter_routes
 from router.errors import ApiError
 from router.handover_api import routes as handover_routes
 from router.live import LiveEvents, follow_assignments, make_follower
@@ -89,6 +91,18 @@ def create_app(settings: RouterSettings) -> FastAPI:
                         ),
                     ]
                 )
+                keeper = DeadLetterKeeper(pool, topics)
+                for dead_letter_topic in (topics.inbound_dead_letter, topics.outbound_dead_letter):
+                    group = f"{settings.consumer_group}-keeper-{dead_letter_topic}"  # one group per topic
+                    keeper_consumer = make_consumer(
+                        settings.kafka_bootstrap, group_id=group, client_id="switchboard-dead-letters"
+                    )
+                    background.append(
+                        asyncio.create_task(
+                            consume(keeper_consumer, dead_letter_topic, group, keeper.handle_partition, stopping),
+                            name=f"dead-letter-keeper {dead_letter_topic}",
+                        )
+                    )
             yield
         finally:
             stopping.set()
@@ -105,6 +119,7 @@ def create_app(settings: RouterSettings) -> FastAPI:
         app.include_router(quick_reply_routes)
         app.include_router(handover_routes)
         app.include_router(automation_routes)
+        app.include_router(dead_letter_routes)
     app.include_router(metrics_routes)
 
     async def database_answers() -> object:

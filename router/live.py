@@ -15,7 +15,7 @@ from uuid import UUID
 from aiokafka import AIOKafkaConsumer
 from aiokafka.errors import KafkaError
 
-from schemas.assignment import AssigneeChange, AssignmentEvent
+from schemas.assignment import AssigneeChange, AssignmentEvent, DeliveryUnknownEvent
 from schemas.wire import decode_assignee_change
 
 log = logging.getLogger(__name__)
@@ -63,6 +63,8 @@ class HeldConversations:
 
     def passes(self, event: AssigneeChange) -> bool:
         conversation_id = event.conversation_id
+        if isinstance(event, DeliveryUnknownEvent):  # news about a conversation the screen shows, nothing more
+            return conversation_id in self._held
         if isinstance(event, AssignmentEvent):
             if conversation_id in self._unannounced:
                 self._unannounced.discard(conversation_id)

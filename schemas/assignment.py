@@ -47,5 +47,5 @@ class DeliveryUnknownEvent(WireModel):
     occurred_at: datetime
 
 
-# The assignments topic carries both, keyed by the agent whose screen they change.
-AssigneeChange = Annotated[AssignmentEvent | ReleaseEvent, Field(discriminator="type")]
+# The assignments topic carries these, keyed by the agent whose screen they change.
+AssigneeChange = Annotated[AssignmentEvent | ReleaseEvent | DeliveryUnknownEvent, Field(discriminator="type")]

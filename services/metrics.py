@@ -72,3 +72,10 @@ AUTOMATION_ENABLED = Gauge(
 AUTOMATION_SCHEDULES = Gauge(
     "switchboard_automation_schedules", "Accounts with business hours, as this router process last read them"
 )
+
+# issue 10: dead letters kept for admins
+DEAD_LETTERS_KEPT = Counter(
+    "switchboard_dead_letters_kept_total",
+    "Dead-letter records the router read and kept for listing and re-driving, by kind (inbound, outbound) and reason.",
+    ["kind", "reason"],
+)

@@ -5,7 +5,7 @@ from datetime import UTC, datetime
 from uuid import UUID, uuid4
 
 from router.live import SUBSCRIBER_BACKLOG, HeldConversations, LiveEvents
-from schemas.assignment import AssignmentEvent, ReleaseEvent
+from schemas.assignment import AssignmentEvent, DeliveryUnknownEvent, ReleaseEvent
 
 
 def assignment(agent_id: UUID, conversation_id: UUID | None = None) -> AssignmentEvent:
@@ -90,3 +90,25 @@ def test_a_conversation_released_and_given_back_is_announced_both_times():
     assert shown.passes(release(ana, conversation))
     assert shown.passes(assignment(ana, conversation))
     assert shown.passes(release(ana, conversation))
+
+
+def delivery_unknown(agent_id: UUID, conversation_id: UUID) -> DeliveryUnknownEvent:
+    return DeliveryUnknownEvent(
+        message_id=uuid4(),
+        conversation_id=conversation_id,
+        agent_id=agent_id,
+        channel="whatsapp",
+        detail="the provider did not answer within the send timeout",
+        occurred_at=datetime.now(UTC),
+    )
+
+
+def test_an_unknown_delivery_is_told_only_about_a_conversation_the_screen_shows():
+    ana, shown, transferred_away = uuid4(), uuid4(), uuid4()
+    held = HeldConversations({shown, transferred_away})
+    assert held.passes(release(ana, transferred_away))
+
+    assert held.passes(delivery_unknown(ana, shown))
+    assert not held.passes(delivery_unknown(ana, transferred_away))
+    assert not held.passes(delivery_unknown(ana, uuid4()))
+    assert held.passes(delivery_unknown(ana, shown)), "telling it changes nothing the screen holds"
