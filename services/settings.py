@@ -27,7 +27,7 @@ DEVELOPMENT = "development"
 ENV_PREFIX = "SWITCHBOARD_"
 # The secrets of deploy/local/dev.env ("dev-admin-token", "7000000001:dev-telegram-bot-token") and of the
 # tests ("test-admin-token") are public: they can never guard a production process.
-PUBLIC_SECRET = re.compile(r"(?:^|[:/])(?:dev|test)-")
+PUBLIC_SECRET = re.compile(r"^(?:\d+:)?(?:dev|test)-")
 DEVELOPMENT_DATABASE_PASSWORD = "switchboard"
 
 

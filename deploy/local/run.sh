@@ -48,10 +48,10 @@ mkdir -p "$HOME_DIR/run" "$HOME_DIR/log"
 supervisor_pid=$!
 echo "$$" > "$PID_FILE"
 
-# Ctrl-C, `make stop` (SIGTERM) or the supervisor exiting: stop the services, then Kafka and PostgreSQL.
+# Ctrl-C, `make stop` (SIGTERM), a closed terminal or the supervisor exiting: stop the services, then Kafka and PostgreSQL.
 stop_all() {
   local rc=$1
-  trap - INT TERM EXIT
+  trap - INT TERM HUP EXIT
   if kill -0 "$supervisor_pid" 2>/dev/null; then
     kill -TERM "$supervisor_pid"
   fi
@@ -62,7 +62,7 @@ stop_all() {
   deploy/local/postgres.sh stop || true
   exit "$rc"
 }
-trap 'stop_all 0' INT TERM
+trap 'stop_all 0' INT TERM HUP
 trap 'stop_all $?' EXIT
 
 .venv/bin/python -m deploy.local.wait_ready 120 "$sandbox/readyz" "http://127.0.0.1:$INGEST_PORT/readyz" \

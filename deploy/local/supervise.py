@@ -8,7 +8,7 @@ process has stayed up for a while. Each death and restart is logged with its exi
 line a process prints is prefixed with its name (as honcho did), and each child's PID is written to
 `<pid dir>/<name>.pid` (default `$SWITCHBOARD_HOME/run/services/`), rewritten atomically on every restart:
 `make stop` and the chaos harness find the processes there. Between a death and its restart the file
-still names the dead process. SIGINT or SIGTERM stops every child (SIGTERM, SIGKILL after
+still names the dead process. SIGINT, SIGTERM or SIGHUP stops every child (SIGTERM, SIGKILL after
 `--stop-timeout`) and the supervisor exits 0; a Ctrl-C in `make run`'s terminal reaches the supervisor
 alone (each child has a session of its own), so the children are stopped in order, once.
 
@@ -258,7 +258,8 @@ def main(argv: list[str] | None = None) -> int:
 
 async def _serve(supervisor: Supervisor) -> int:
     loop = asyncio.get_running_loop()
-    for signum in (signal.SIGINT, signal.SIGTERM):
+    # SIGHUP too: a closed terminal must not orphan the children, which have sessions of their own.
+    for signum in (signal.SIGINT, signal.SIGTERM, signal.SIGHUP):
         loop.add_signal_handler(signum, supervisor.request_stop)
     return await supervisor.run()
 

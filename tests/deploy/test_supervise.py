@@ -108,7 +108,8 @@ async def test_a_killed_child_is_restarted_and_its_pid_file_rewritten(supervised
     assert "restart 1 in 0.2 s" in out
 
 
-async def test_a_stop_signal_ends_every_child_and_the_supervisor(supervised) -> None:
+@pytest.mark.parametrize("stop", [signal.SIGTERM, signal.SIGINT, signal.SIGHUP])
+async def test_a_stop_signal_ends_every_child_and_the_supervisor(supervised, stop: signal.Signals) -> None:
     sup = supervised({"a": SLEEPER, "stubborn": STUBBORN}, "--stop-timeout", "1")
     a = await eventually(lambda: _ready(sup.pid("a")), what="a started")
     stubborn = await eventually(lambda: _ready(sup.pid("stubborn")), what="stubborn started")
@@ -116,7 +117,7 @@ async def test_a_stop_signal_ends_every_child_and_the_supervisor(supervised) -> 
         lambda: _async(bool(re.search(r"stubborn +\| ready", sup.output()))), what="stubborn ignoring SIGTERM"
     )
 
-    sup.process.send_signal(signal.SIGTERM)
+    sup.process.send_signal(stop)
 
     assert await asyncio.to_thread(sup.process.wait, 30) == 0
     assert not alive(a)

@@ -127,6 +127,11 @@ def test_development_and_test_secrets_are_refused(secret: str) -> None:
     ]
 
 
+def test_a_database_named_dev_is_not_a_development_secret() -> None:
+    dsn = "postgresql://switchboard:n0t-the-dev-one@db.internal:5432/dev-switchboard"
+    assert RouterSettings(env="production", **{**ROUTER, "database_url": dsn}).admin_token
+
+
 def test_a_development_account_token_is_refused() -> None:
     account = {"channel": "telegram", "external_id": "7000000001", "name": "bot", "access_token": "7000000001:dev-x"}
     assert refusals(RouterSettings, **ROUTER, accounts=[account]) == [
