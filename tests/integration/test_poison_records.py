@@ -158,7 +158,7 @@ async def test_a_garbage_outbound_record_is_dead_lettered_and_the_next_reply_sen
 
     async def sent() -> bool:
         status = await db.fetchval("SELECT delivery_status FROM messages WHERE id = $1", message_id)
-        return status == "sent"
+        return bool(status == "sent")
 
     await eventually(sent, timeout_s=30, what="the reply behind the garbage sent")
     assert [r["body"]["text"]["body"] for r in await switchboard.sandbox_requests()] == ["It ships today."]

@@ -15,6 +15,7 @@ from services.consuming import ConsumePolicy, ConsumerFailed, consume
 from services.dead_lettering import DeadLetters
 from services.failures import UnprocessableRecord
 from services.metrics import CONSUMER_RETRIES
+from tests.integration.client import eventually
 
 TOPIC = "t.inbound.v1"
 GROUP = "test-group"
@@ -124,21 +125,22 @@ class Handler:
 
 
 async def until(condition: Callable[[], bool], timeout_s: float = 10) -> None:
-    async with asyncio.timeout(timeout_s):
-        while not condition():
-            await asyncio.sleep(0.005)
+    async def holds() -> bool:
+        return condition()
+
+    await eventually(holds, timeout_s=timeout_s)
 
 
 async def running(log: Log, handler: Handler, producer: StandInProducer, policy: ConsumePolicy = FAST):
     stopping = asyncio.Event()
     task = asyncio.create_task(
         consume(
-            lambda: StandInConsumer(log),  # type: ignore[arg-type,return-value]
+            lambda: StandInConsumer(log),  # plays AIOKafkaConsumer
             TOPIC,
             GROUP,
             handler,
             stopping,
-            DeadLetters(producer, "t.inbound.dlq.v1"),  # type: ignore[arg-type]
+            DeadLetters(producer, "t.inbound.dlq.v1"),  # plays AIOKafkaProducer
             policy,
         )
     )
@@ -152,7 +154,7 @@ async def stop(stopping: asyncio.Event, task: asyncio.Task[None]) -> None:
 
 
 def retries(kind: str) -> float:
-    return CONSUMER_RETRIES.labels(group=GROUP, kind=kind)._value.get()
+    return float(CONSUMER_RETRIES.labels(group=GROUP, kind=kind)._value.get())
 
 
 class Event(BaseModel):
@@ -283,7 +285,7 @@ async def test_a_loop_that_cannot_recover_within_its_bound_ends_with_an_error():
     log = Log({0: [b"a"]})
     log.getmany_failures = [KafkaConnectionError("down")] * 10_000
     policy = ConsumePolicy(retries=2, retry_initial_s=0.001, retry_max_s=0.01, recover_within_s=0.2)
-    stopping, task = await running(log, Handler(lambda records: None), StandInProducer(), policy)
+    _, task = await running(log, Handler(lambda records: None), StandInProducer(), policy)
     with pytest.raises(ConsumerFailed, match="test-group"):
         async with asyncio.timeout(10):
             await task
@@ -309,10 +311,9 @@ async def test_lag_counts_from_the_committed_offset_while_a_partition_is_stuck()
     stopping, task = await running(log, handler, StandInProducer())
 
     def lag(partition: int) -> float:
-        return CONSUMER_LAG.labels(group=GROUP, topic=TOPIC, partition=str(partition))._value.get()
+        return float(CONSUMER_LAG.labels(group=GROUP, topic=TOPIC, partition=str(partition))._value.get())
 
     # Partition 1's record is handled, but the batch commits once both partitions settle.
     await until(lambda: handler.handled == [b"a"] and lag(0) == 3 and lag(1) == 1)
     assert log.committed == {}
     await stop(stopping, task)
-

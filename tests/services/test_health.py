@@ -30,7 +30,11 @@ async def healthz(app: FastAPI) -> httpx.Response:
 
 async def test_healthz_answers_200_while_the_essential_tasks_run():
     liveness = Liveness()
-    running = liveness.watch(asyncio.create_task(asyncio.Event().wait(), name="inbound-consumer"))
+
+    async def consumes() -> None:
+        await asyncio.Event().wait()
+
+    running = liveness.watch(asyncio.create_task(consumes(), name="inbound-consumer"))
     try:
         response = await healthz(app_with(liveness))
         assert (response.status_code, response.json()) == (200, {"status": "ok"})
