@@ -224,19 +224,24 @@ async def consume(
     policy = policy or ConsumePolicy()
     settler = _Settler(handle_partition, dead_letters, policy, stopping, group)
     progress = _Progress()
-    restarts = 0
+    failing_since, restarts = 0.0, 0
     while not stopping.is_set():
         consumer = new_consumer()
-        started_at = progress.at
         try:
             await _consume_with(consumer, topic, group, settler, stopping, policy, progress)
             return
         except Exception as error:  # the outermost loop: whatever failed, the client is re-created
             CONSUMER_RESTARTS.labels(group=group).inc()
-            failing_s = time.monotonic() - progress.at
-            if failing_s > policy.recover_within_s:
-                raise ConsumerFailed(f"the {group} consumer of {topic} failed for {failing_s:.0f}s") from error
-            restarts = 1 if progress.at > started_at else restarts + 1
+            now = time.monotonic()
+            # Failing is counted from the first failure since the client last did its job: a commit that
+            # fails after a long outage was waited out is a fresh failure, not one that lasted the outage.
+            if progress.at > failing_since:
+                failing_since, restarts = now, 0
+            restarts += 1
+            if now - failing_since > policy.recover_within_s:
+                raise ConsumerFailed(
+                    f"the {group} consumer of {topic} failed for {now - failing_since:.0f}s"
+                ) from error
             delay_s = policy.backoff_s(restarts)
             log.warning("the %s consumer of %s failed; restarting it in %.1fs", group, topic, delay_s, exc_info=True)
             await _stopped_within(stopping, delay_s)

@@ -292,6 +292,22 @@ async def test_a_loop_that_cannot_recover_within_its_bound_ends_with_an_error():
     assert log.consumers_created > 1
 
 
+async def test_a_commit_failing_after_a_long_outage_is_a_fresh_failure_not_one_beyond_the_bound():
+    log = Log({0: [b"a"]})
+    log.commit_failures = [CommitFailedError("the group rebalanced while the batch waited")]
+    down = {"for": 40}
+
+    def failing(records: list[Any]) -> Exception | None:
+        down["for"] -= 1
+        return OSError("unreachable") if down["for"] > 0 else None
+
+    policy = ConsumePolicy(retry_initial_s=0.01, retry_max_s=0.01, recover_within_s=0.05)
+    stopping, task = await running(log, Handler(failing), StandInProducer(), policy)
+    await until(lambda: log.committed_offset(0) == 1 or task.done())
+    assert not task.done()
+    await stop(stopping, task)
+
+
 async def test_shutdown_abandons_a_batch_waiting_out_an_outage_and_commits_what_was_settled():
     log = Log({0: [b"a"], 1: [b"stuck"]})
     handler = Handler(fails_on(b"stuck", lambda: OSError("unreachable")))
