@@ -10,8 +10,9 @@ from dispatcher.channels import build_senders
 from dispatcher.consumer import OutboundHandler
 from dispatcher.provider_client import make_provider_client
 from dispatcher.settings import DispatcherSettings
-from services.consuming import consume, stop_background
-from services.health import health_routes, tasks_running
+from services.consuming import ConsumePolicy, consume, stop_background
+from services.dead_lettering import DeadLetters
+from services.health import Liveness, health_routes, tasks_running
 from services.kafka import Topics, ensure_topics, make_consumer, make_producer, wait_for_kafka
 from services.metrics import FASTAPI_TELEMETRY_OFF, metrics_routes
 from services.postgres import create_pool
@@ -23,6 +24,7 @@ def create_app(settings: DispatcherSettings) -> FastAPI:
     """The dispatcher app; its consumer runs for the app's lifespan."""
     topics = Topics(settings.topic_prefix)
     background: list[asyncio.Task[None]] = []
+    liveness = Liveness()
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
@@ -36,13 +38,24 @@ def create_app(settings: DispatcherSettings) -> FastAPI:
         try:
             await producer.start()
             handler = OutboundHandler(settings, pool, client, producer, build_senders(settings))
-            consumer = make_consumer(
-                settings.kafka_bootstrap, group_id=settings.consumer_group, client_id="switchboard-dispatcher"
-            )
             background.append(
-                asyncio.create_task(
-                    consume(consumer, topics.outbound, settings.consumer_group, handler.handle_partition, stopping),
-                    name="outbound-consumer",
+                liveness.watch(
+                    asyncio.create_task(
+                        consume(
+                            lambda: make_consumer(
+                                settings.kafka_bootstrap,
+                                group_id=settings.consumer_group,
+                                client_id="switchboard-dispatcher",
+                            ),
+                            topics.outbound,
+                            settings.consumer_group,
+                            handler.handle_partition,
+                            stopping,
+                            DeadLetters(producer, topics.outbound_dead_letter),
+                            ConsumePolicy.of(settings),
+                        ),
+                        name="outbound-consumer",
+                    )
                 )
             )
             yield
@@ -54,10 +67,13 @@ def create_app(settings: DispatcherSettings) -> FastAPI:
             await pool.close()
 
     app = FastAPI(title="Switchboard dispatcher", telemetry=FASTAPI_TELEMETRY_OFF, lifespan=lifespan)
+    app.state.liveness = liveness
     app.include_router(metrics_routes)
 
     async def database_answers() -> object:
         return await app.state.pool.fetchval("SELECT 1")
 
-    app.include_router(health_routes({"postgres": database_answers, "consumer": tasks_running(background)}))
+    app.include_router(
+        health_routes({"postgres": database_answers, "consumer": tasks_running(background)}, liveness=liveness)
+    )
     return app

@@ -1,6 +1,7 @@
 """The router process: the agent/admin API, with the inbound consumer and the queue sweep beside it."""
 
 import asyncio
+import functools
 from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
 
@@ -23,8 +24,9 @@ from router.live import LiveEvents, follow_assignments, make_follower
 from router.quick_replies_api import routes as quick_reply_routes
 from router.settings import RouterSettings
 from router.store.accounts import ensure_account
-from services.consuming import consume, stop_background
-from services.health import health_routes, tasks_running
+from services.consuming import ConsumePolicy, consume, stop_background
+from services.dead_lettering import DeadLetters
+from services.health import Liveness, health_routes, tasks_running
 from services.kafka import Topics, ensure_topics, make_consumer, make_producer, wait_for_kafka
 from services.metrics import FASTAPI_TELEMETRY_OFF, metrics_routes
 from services.postgres import Pool, create_pool, migrate
@@ -37,6 +39,7 @@ def create_app(settings: RouterSettings) -> FastAPI:
     topics = Topics(settings.topic_prefix)
     dsn = settings.database_url.get_secret_value()
     background: list[asyncio.Task[None]] = []
+    liveness = Liveness()
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
@@ -74,14 +77,21 @@ def create_app(settings: RouterSettings) -> FastAPI:
                     )
                 )
                 handler = InboundHandler(pool, assigner, settings.accounts, settings.languages, automation)
-                consumer = make_consumer(
-                    settings.kafka_bootstrap, group_id=settings.consumer_group, client_id="switchboard-router"
-                )
                 background.extend(
                     [
                         asyncio.create_task(
                             consume(
-                                consumer, topics.inbound, settings.consumer_group, handler.handle_partition, stopping
+                                lambda: make_consumer(
+                                    settings.kafka_bootstrap,
+                                    group_id=settings.consumer_group,
+                                    client_id="switchboard-router",
+                                ),
+                                topics.inbound,
+                                settings.consumer_group,
+                                handler.handle_partition,
+                                stopping,
+                                DeadLetters(producer, topics.inbound_dead_letter),
+                                ConsumePolicy.of(settings),
                             ),
                             name="inbound-consumer",
                         ),
@@ -94,15 +104,29 @@ def create_app(settings: RouterSettings) -> FastAPI:
                 keeper = DeadLetterKeeper(pool, topics)
                 for dead_letter_topic in (topics.inbound_dead_letter, topics.outbound_dead_letter):
                     group = f"{settings.consumer_group}-keeper-{dead_letter_topic}"  # one group per topic
-                    keeper_consumer = make_consumer(
-                        settings.kafka_bootstrap, group_id=group, client_id="switchboard-dead-letters"
-                    )
                     background.append(
                         asyncio.create_task(
-                            consume(keeper_consumer, dead_letter_topic, group, keeper.handle_partition, stopping),
+                            consume(
+                                functools.partial(
+                                    make_consumer,
+                                    settings.kafka_bootstrap,
+                                    group_id=group,
+                                    client_id="switchboard-dead-letters",
+                                ),
+                                dead_letter_topic,
+                                group,
+                                keeper.handle_partition,
+                                stopping,
+                                # The keeper stores whatever it reads (router/dead_letter_keeper.py), so nothing
+                                # it reads is sent back here; were it, it would be kept on its next read.
+                                DeadLetters(producer, dead_letter_topic),
+                                ConsumePolicy.of(settings),
+                            ),
                             name=f"dead-letter-keeper {dead_letter_topic}",
                         )
                     )
+            for task in background:
+                liveness.watch(task)
             yield
         finally:
             stopping.set()
@@ -113,6 +137,7 @@ def create_app(settings: RouterSettings) -> FastAPI:
             await pool.close()
 
     app = FastAPI(title="Switchboard router", telemetry=FASTAPI_TELEMETRY_OFF, lifespan=lifespan)
+    app.state.liveness = liveness
     if settings.serves_api:
         app.include_router(routes)
         app.include_router(contact_routes)
@@ -131,7 +156,10 @@ def create_app(settings: RouterSettings) -> FastAPI:
         return await state.producer.client.fetch_all_metadata()
 
     app.include_router(
-        health_routes({"postgres": database_answers, "kafka": kafka_answers, "background": tasks_running(background)})
+        health_routes(
+            {"postgres": database_answers, "kafka": kafka_answers, "background": tasks_running(background)},
+            liveness=liveness,
+        )
     )
 
     @app.exception_handler(ApiError)

@@ -6,7 +6,6 @@ from collections import Counter
 from uuid import UUID
 
 from aiokafka import ConsumerRecord
-from pydantic import ValidationError
 
 from router.assigner import Assigner
 from router.automation import Automation
@@ -16,13 +15,23 @@ from router.store.accounts import ensure_account
 from router.store.automation import record_intents
 from router.store.inbound import StoredInbound, StoredMessage, record_receipt, store_inbound
 from router.store.priorities import decide_priorities
-from schemas.inbound import DeliveryStatus, InboundMessage
+from schemas.inbound import DeliveryStatus, InboundEvent, InboundMessage
 from schemas.wire import decode_inbound
 from services.accounts import ChannelAccount, find_account
+from services.failures import UnprocessableRecord
 from services.metrics import ROUTED_MESSAGES
 from services.postgres import Pool, in_transaction
 
 log = logging.getLogger(__name__)
+
+
+def _decoded(record: ConsumerRecord[bytes, bytes]) -> InboundEvent:
+    """The record's event; a record that is not one (ingest publishes only validated events) is dead-lettered."""
+    try:
+        return decode_inbound(record.value or b"")
+    except ValueError as error:  # pydantic's ValidationError, for bytes that are not JSON as well
+        ROUTED_MESSAGES.labels(kind="unknown", outcome="undecodable").inc()
+        raise UnprocessableRecord(record, str(error)) from error
 
 
 class InboundHandler:
@@ -46,14 +55,7 @@ class InboundHandler:
     async def handle_partition(self, records: list[ConsumerRecord[bytes, bytes]]) -> None:
         """Store the batch's messages in one statement, apply its receipts, then run the queue once."""
         messages: list[StoredMessage] = []
-        for record in records:
-            try:
-                event = decode_inbound(record.value or b"")
-            except ValidationError:
-                # Ingest only publishes validated events, so this record came from elsewhere: keep going.
-                ROUTED_MESSAGES.labels(kind="unknown", outcome="undecodable").inc()
-                log.error("skipping undecodable record at %s/%d@%d", record.topic, record.partition, record.offset)
-                continue
+        for event in [_decoded(record) for record in records]:  # all decoded before anything is written
             if isinstance(event, InboundMessage):
                 messages.append(await self._routing_facts(event))
             else:

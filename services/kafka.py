@@ -10,7 +10,7 @@ import contextlib
 import logging
 from dataclasses import dataclass
 
-from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
+from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
 from aiokafka.admin import AIOKafkaAdminClient, NewTopic
 from aiokafka.errors import KafkaError, TopicAlreadyExistsError
 
@@ -124,11 +124,32 @@ async def wait_for_kafka(bootstrap: str, timeout_s: float) -> None:
             await asyncio.sleep(0.5)
 
 
-async def record_consumer_lag(consumer: AIOKafkaConsumer, group: str) -> None:
-    """Export how far this consumer is behind the log end on each partition it owns."""
-    for tp in consumer.assignment():
-        highwater = consumer.highwater(tp)
-        if highwater is None:
-            continue
-        position = await consumer.position(tp)
-        CONSUMER_LAG.labels(group=group, topic=tp.topic, partition=str(tp.partition)).set(max(0, highwater - position))
+async def report_consumer_lag(consumer: AIOKafkaConsumer, group: str, interval_s: float) -> None:
+    """Export, every `interval_s` until cancelled, the records past the group's committed offset on each
+    partition this consumer owns: what is neither handled nor dead-lettered yet, whatever the loop is doing."""
+    exported: set[TopicPartition] = set()
+    while True:
+        try:
+            async with asyncio.timeout(max(5.0, interval_s)):
+                exported = await _export_lag(consumer, group, exported)
+        except Exception as error:  # the gauge keeps its last value while the broker does not answer
+            log.debug("consumer lag not measured: %r", error)
+        await asyncio.sleep(interval_s)
+
+
+async def _export_lag(consumer: AIOKafkaConsumer, group: str, exported: set[TopicPartition]) -> set[TopicPartition]:
+    owned: set[TopicPartition] = set(consumer.assignment())
+    for gone in exported - owned:  # its new owner exports it now
+        CONSUMER_LAG.remove(group, gone.topic, str(gone.partition))
+    if not owned:
+        return owned
+    ends = await consumer.end_offsets(list(owned))
+    committed = dict(zip(owned, await asyncio.gather(*(consumer.committed(tp) for tp in owned)), strict=True))
+    if any(offset is None for offset in committed.values()):  # nothing committed yet: all of the log is ahead
+        starts = await consumer.beginning_offsets(list(owned))
+        committed = {tp: starts[tp] if offset is None else offset for tp, offset in committed.items()}
+    for tp in owned:
+        CONSUMER_LAG.labels(group=group, topic=tp.topic, partition=str(tp.partition)).set(
+            max(0, ends[tp] - committed[tp])
+        )
+    return owned

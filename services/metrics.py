@@ -41,7 +41,7 @@ DISPATCH_LATENCY = Histogram(
 )
 CONSUMER_LAG = Gauge(
     "switchboard_consumer_lag",
-    "Records between this consumer's position and the partition's end, per consumer group.",
+    "Records between the group's committed offset and the partition's end, per partition this process owns.",
     ["group", "topic", "partition"],
 )
 
@@ -78,4 +78,22 @@ DEAD_LETTERS_KEPT = Counter(
     "switchboard_dead_letters_kept_total",
     "Dead-letter records the router read and kept for listing and re-driving, by kind (inbound, outbound) and reason.",
     ["kind", "reason"],
+)
+
+# issue 10: poison records
+DEAD_LETTERED = Counter(
+    "switchboard_dead_lettered_total",
+    "Records a consumer could not process and set aside on a dead-letter topic, by source topic and reason.",
+    ["topic", "reason"],
+)
+CONSUMER_RETRIES = Counter(
+    "switchboard_consumer_retries_total",
+    "Batches or records handled again after their handler failed, by consumer group and kind "
+    "(transient: our own outage, retried until it ends; record: a fault of the records, retried a few times).",
+    ["group", "kind"],
+)
+CONSUMER_RESTARTS = Counter(
+    "switchboard_consumer_restarts_total",
+    "Times a consume loop re-created its Kafka consumer after the client failed (fetch, commit).",
+    ["group"],
 )
