@@ -1,6 +1,7 @@
 """Dead letters kept, listed and re-driven by an admin; a reply's unknown outcome told on the agent's stream."""
 
 from datetime import UTC, datetime
+from typing import Any
 from uuid import uuid4
 
 import asyncpg
@@ -27,7 +28,7 @@ async def produce(topic: str, value: bytes, key: bytes, headers: list[tuple[str,
         await producer.stop()
 
 
-async def dead_letters(switchboard: Switchboard, **params: str) -> list[dict]:
+async def dead_letters(switchboard: Switchboard, **params: str) -> Any:
     response = await switchboard.http.get(f"{switchboard.router}/v1/dead-letters", params=params, headers=ADMIN)
     assert response.status_code == 200, response.text
     return response.json()["items"]
