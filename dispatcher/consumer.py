@@ -21,7 +21,7 @@ from dispatcher.circuit import Circuit, Circuits
 from dispatcher.errors import OutcomeUnknown, PermanentError, RetryableError, RuleViolation, SendError
 from dispatcher.resend import resend_safe
 from dispatcher.result import Send, SendResult
-from dispatcher.retry_policy import RetryPolicy, backoff_s, next_attempt_at, reply_deadline, wait_s
+from dispatcher.retry_policy import RetryPolicy, backoff_s, has_window, next_attempt_at, reply_deadline, wait_s
 from dispatcher.settings import DispatcherSettings
 from schemas.outbound import DeadLetter, OutboundMessage
 from schemas.wire import decode, encode
@@ -132,7 +132,9 @@ class OutboundHandler:
         key = (outbound.channel, outbound.account_external_id)
         circuit = self._circuits.of(*key)
         async with self._slot(key):
-            if not circuit.allows(time.monotonic()):
+            # A windowed reply whose window closed goes on: its channel refuses it with the rule, uncalled.
+            closed = has_window(outbound) and reply_deadline(outbound, self._policy.max_reply_age) < datetime.now(UTC)
+            if not closed and not circuit.allows(time.monotonic()):
                 await self._retry_later(outbound, None, prior_attempts, circuit_wait=self._circuit_wait(key))
                 DISPATCH.labels(channel=outbound.channel, outcome="circuit_open").inc()
                 return
@@ -242,7 +244,7 @@ class OutboundHandler:
             wait = circuit_wait  # not tried: the circuit alone says when
         at = next_attempt_at(now, wait, reply_deadline(outbound, self._policy.max_reply_age))
         if at is None:
-            final = error or RetryableError("the provider's circuit stayed open", code="circuit_open")
+            final = error or _closed_before_sending(outbound)
             await self._give_up(outbound, final, attempts)
             return
         last_error = (
@@ -300,6 +302,15 @@ class OutboundHandler:
         )
         DISPATCH.labels(channel=outbound.channel, outcome="dead_lettered").inc()
         log.warning("gave up on %s (%s): %s", outbound.message_id, reason, error.detail)
+
+
+def _closed_before_sending(outbound: OutboundMessage) -> SendError:
+    """Why a reply never tried (its provider's circuit open) is given up: its window closed, or it got too old."""
+    if has_window(outbound):
+        return RuleViolation(
+            "the channel's reply window closed while its provider's circuit was open", code="outside_window"
+        )
+    return RetryableError("the provider's circuit stayed open until the reply was too old", code="circuit_open")
 
 
 def _key(outbound: OutboundMessage) -> tuple[str, str]:

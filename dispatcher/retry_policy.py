@@ -59,8 +59,8 @@ def backoff_s(attempt: int, initial_s: float, max_s: float, *, rate_limited: boo
 
 
 def wait_s(backoff: float, retry_after: float | None) -> float:
-    """The wait before the next attempt: never sooner than the provider asked."""
-    return backoff if retry_after is None else max(backoff, retry_after)
+    """The wait before the next attempt: what the provider asked for when it did, else the backoff."""
+    return backoff if retry_after is None else retry_after
 
 
 def reply_deadline(outbound: OutboundMessage, max_reply_age: timedelta) -> datetime:
@@ -79,6 +79,11 @@ def next_attempt_at(now: datetime, wait: float, deadline: datetime) -> datetime 
     """When to try again, or None when that would be after the reply's deadline (give up)."""
     at = now + timedelta(seconds=wait)
     return at if at <= deadline else None
+
+
+def has_window(outbound: OutboundMessage) -> bool:
+    """Whether the reply's channel limits when it may be sent (rather than only how old it may get)."""
+    return _window(outbound) is not None
 
 
 def _window(outbound: OutboundMessage) -> timedelta | None:

@@ -19,7 +19,6 @@ from uuid import UUID
 
 import asyncpg
 
-from router.store import outbox
 from schemas.assignment import DeliveryUnknownEvent
 from schemas.delivery import OutboundStatus, furthest
 from schemas.outbound import OutboundMessage
@@ -173,7 +172,14 @@ async def mark_unknown(conn: Connection, topics: Topics, outbound: OutboundMessa
                 detail=detail,
                 occurred_at=now,
             )
-            await outbox.enqueue(conn, [(topics.assignments, str(agent_id).encode(), encode(event))])
+            # router.store.outbox.enqueue's INSERT ... SELECT * FROM unnest(...) WITH ORDINALITY writes its
+            # ordinality column too and is refused by PostgreSQL; one row needs no unnest.
+            await conn.execute(
+                "INSERT INTO outbox (topic, key, value) VALUES ($1, $2, $3)",
+                topics.assignments,
+                str(agent_id).encode(),
+                encode(event),
+            )
     return True
 
 
