@@ -82,3 +82,24 @@ async def test_a_scripted_fault_is_answered_with_its_status(backend):
     with pytest.raises(RetryableError, match="HTTP 503"):
         await send(client, BASE, b"channel-key", SITE, reply(3), NOW)
     assert (await client.get("/webchat/sites/site-test/visitors/v-1/messages")).json() == {"items": []}
+
+
+async def test_a_repeated_idempotency_key_is_answered_as_the_first_and_delivers_nothing(backend):
+    sandbox, client = backend
+    await send(client, BASE, b"channel-key", SITE, reply(3), NOW)
+    await send(client, BASE, b"channel-key", SITE, reply(3), NOW)
+    first, repeat = sandbox.requests
+    assert first["headers"]["idempotency-key"] == repeat["headers"]["idempotency-key"] == str(UUID(int=3))
+    assert "replay" not in first
+    assert repeat["replay"] is True
+
+
+async def test_a_key_whose_request_was_refused_may_be_used_again(backend):
+    sandbox, client = backend
+    sandbox.add_fault(Fault(status=503))
+    with pytest.raises(RetryableError):
+        await send(client, BASE, b"channel-key", SITE, reply(4), NOW)
+    await send(client, BASE, b"channel-key", SITE, reply(4), NOW)
+    refused, accepted = sandbox.requests
+    assert refused["refused"] == 503
+    assert "replay" not in accepted
