@@ -63,7 +63,13 @@ async def test_a_signed_reply_is_delivered_once_and_served_to_the_widget(backend
 async def test_a_reply_signed_with_another_key_or_unsigned_is_refused(backend):
     _, client = backend
     body = orjson.dumps(
-        {"site_id": "site-test", "visitor_id": "v-1", "message_id": "m", "text": "x", "sent_at": datetime.now(UTC).isoformat()}
+        {
+            "site_id": "site-test",
+            "visitor_id": "v-1",
+            "message_id": "m",
+            "text": "x",
+            "sent_at": datetime.now(UTC).isoformat(),
+        }
     )
     wrong = await client.post(
         "/webchat/messages", content=body, headers=signature_headers(b"other-key", body, datetime.now(UTC).timestamp())
