@@ -1,4 +1,4 @@
-"""The dispatcher process: the outbound consumer, with health and metrics over HTTP."""
+"""The dispatcher process: the outbound consumer and the retry/lease sweeps, with health and metrics over HTTP."""
 
 import asyncio
 from collections.abc import AsyncIterator
@@ -9,6 +9,7 @@ from fastapi import FastAPI
 from dispatcher.channels import build_senders
 from dispatcher.consumer import OutboundHandler
 from dispatcher.provider_client import make_provider_client
+from dispatcher.scheduler import run_sweeps
 from dispatcher.settings import DispatcherSettings
 from services.consuming import ConsumePolicy, consume, stop_background
 from services.dead_lettering import DeadLetters
@@ -30,10 +31,11 @@ def create_app(settings: DispatcherSettings) -> FastAPI:
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         await wait_for_kafka(settings.kafka_bootstrap, timeout_s=60)
         await ensure_topics(settings.kafka_bootstrap, topics)
-        pool = await create_pool(settings.database_url.get_secret_value(), max_size=settings.max_concurrent_sends + 2)
+        pool = await create_pool(settings.database_url.get_secret_value(), max_size=settings.database_pool_size)
         producer = make_producer(settings.kafka_bootstrap, client_id="switchboard-dispatcher")
         client = make_provider_client(settings)
         stopping = asyncio.Event()
+        handler: OutboundHandler | None = None
         app.state.pool = pool
         try:
             await producer.start()
@@ -58,10 +60,13 @@ def create_app(settings: DispatcherSettings) -> FastAPI:
                     )
                 )
             )
+            background.append(asyncio.create_task(run_sweeps(handler, pool, settings, stopping), name="sweeps"))
             yield
         finally:
             stopping.set()
             await stop_background(background, SHUTDOWN_DEADLINE_S)
+            if handler is not None:
+                await handler.drain(SHUTDOWN_DEADLINE_S)
             await client.aclose()
             await producer.stop()
             await pool.close()

@@ -30,10 +30,30 @@ class DispatcherSettings(CommonSettings):
     smtp_password: SecretStr = SecretStr("")
     smtp_starttls: bool = False
     send_timeout_s: float = 10.0
-    max_attempts: int = 5
-    max_concurrent_sends: int = 32  # conversations sent to at once; one conversation's replies stay in order
+    # A claim to send lasts send_timeout_s + lease_margin_s; a lease that runs out means the dispatcher died.
+    lease_margin_s: float = 10.0
+    # Quick attempts within one claim, with backoff between retry_initial_s and retry_max_s...
+    max_attempts: int = 3
     retry_initial_s: float = 0.2
-    retry_max_s: float = 10.0
+    retry_max_s: float = 2.0
+    # ...then retries scheduled in the database, backing off from retry_later_initial_s to retry_later_max_s,
+    # until the channel's reply window closes, or for max_reply_age_s where the channel has none.
+    retry_later_initial_s: float = 5.0
+    retry_later_max_s: float = 300.0
+    max_reply_age_s: float = 24 * 3600
+    # A (channel, account) whose provider failed this many calls in a row is left alone for circuit_open_s
+    # (doubling to circuit_max_open_s while its probes fail).
+    circuit_failure_threshold: int = 5
+    circuit_open_s: float = 5.0
+    circuit_max_open_s: float = 120.0
+    max_concurrent_sends: int = 128  # provider connections in all
+    sends_per_account: int = 16  # of which one (channel, account) may hold at most this many
+    max_queued_sends: int = 5000  # replies taken from Kafka and not yet settled, beyond which intake waits
+    # An adopted reply is this process's for hand_off_s; after that (the process died) the scheduler sends it.
+    hand_off_s: float = 60.0
+    database_pool_size: int = 20
+    scheduler_interval_s: float = 0.5  # how often due retries and run-out leases are looked for
+    scheduler_batch: int = 200
 
     # Secure defaults (SWITCHBOARD_ENV, services/settings.py): the sandbox's web-chat backend and SMTP sink
     # in development only.

@@ -1,30 +1,186 @@
-"""The dispatcher's SQL: claim a reply before sending it, record what the provider said.
+"""The dispatcher's SQL: adopt a reply, claim it with a lease, record what the provider said.
 
-A reply is claimed (pending -> sending) in its own statement before the provider is called, so a
-replayed Kafka record finds it claimed and sends nothing twice. The price: a crash between claim
-and provider answer leaves it `sending`, never sent twice; WhatsApp has no idempotency key to do better.
+adopt:    the reply's record is kept in its row (`outbound_record`) with a hand-off deadline in
+          `next_attempt_at`, before the Kafka offset is committed: if this process dies before
+          sending, the scheduler finds it due and sends it.
+claim:    pending -> sending, with a lease (`lease_expires_at`). A replayed record or a second
+          dispatcher finds it claimed and sends nothing twice. An earlier reply of the same
+          conversation still on its way holds it back, so replies reach the customer in order.
+then:     sent | scheduled (back to pending, `next_attempt_at`) | unknown | failed.
+reap:     a lease that ran out (the dispatcher died mid-send) is settled: resent where the provider
+          makes it safe, else `unknown`, announced on the agent's stream in the same transaction.
 """
 
 import logging
+from dataclasses import dataclass
+from datetime import datetime
 from typing import Any
 from uuid import UUID
 
 import asyncpg
 
+from schemas.assignment import DeliveryUnknownEvent
 from schemas.delivery import OutboundStatus, furthest
+from schemas.outbound import OutboundMessage
+from schemas.wire import encode
+from services.kafka import Topics
 from services.postgres import Connection
 
 log = logging.getLogger(__name__)
 
+# An earlier reply of the conversation that is still to be sent (scheduled, or being sent) holds this one.
+_HELD_BEHIND = """EXISTS (SELECT 1 FROM messages e
+                          WHERE e.conversation_id = m.conversation_id AND e.direction = 'outbound'
+                            AND e.created_at < m.created_at AND e.id <> m.id
+                            AND (e.delivery_status = 'sending'
+                                 OR (e.delivery_status = 'pending' AND e.next_attempt_at IS NOT NULL)))"""
+# Once a reply is settled, the later replies of its conversation that were only held behind it (never failed
+# themselves) are due at once. A CTE over `marked` (conversation_id, created_at of the settled reply).
+_WAKE_HELD = """woken AS (
+                   UPDATE messages w SET next_attempt_at = now() FROM marked
+                    WHERE w.conversation_id = marked.conversation_id AND w.direction = 'outbound'
+                      AND w.created_at > marked.created_at AND w.delivery_status = 'pending'
+                      AND w.next_attempt_at > now() AND w.last_error IS NULL AND w.outbound_record IS NOT NULL)"""
 
-async def claim(conn: Connection, message_id: UUID) -> bool:
-    """Take a pending reply for sending; False if it was already taken, sent or failed."""
-    claimed = await conn.fetchval(
-        """UPDATE messages SET delivery_status = 'sending', delivery_updated_at = now()
-            WHERE id = $1 AND delivery_status = 'pending' RETURNING id""",
+
+@dataclass(frozen=True)
+class Due:
+    """A reply the scheduler or reaper took from the database, with the record to send it by."""
+
+    outbound: OutboundMessage
+    claimed_at: datetime | None = None
+    attempts: int = 0  # provider calls made for it so far
+
+
+async def adopt(conn: Connection, replies: list[OutboundMessage], hand_off_s: float) -> set[UUID]:
+    """Keep each pending, not yet adopted reply's record in its row; the ids adopted (the rest: replays)."""
+    rows = await conn.fetch(
+        """UPDATE messages m SET outbound_record = r.record, next_attempt_at = now() + make_interval(secs => $3)
+             FROM unnest($1::uuid[], $2::jsonb[]) AS r(id, record)
+            WHERE m.id = r.id AND m.delivery_status = 'pending' AND m.next_attempt_at IS NULL
+        RETURNING m.id""",
+        [reply.message_id for reply in replies],
+        [reply.model_dump(mode="json") for reply in replies],
+        hand_off_s,
+    )
+    return {row["id"] for row in rows}
+
+
+async def claim(conn: Connection, message_id: UUID, lease_s: float) -> tuple[str, datetime | None]:
+    """Take a pending reply for sending under a lease.
+
+    ("claimed", None); ("held", until) when an earlier reply of the conversation must go first (until:
+    when that one is due, or its lease ends); ("gone", None) when it was sent, settled or taken meanwhile.
+    """
+    row = await conn.fetchrow(
+        f"""UPDATE messages m SET delivery_status = 'sending', delivery_updated_at = now(),
+                   lease_expires_at = now() + make_interval(secs => $2), send_attempts = send_attempts + 1,
+                   next_attempt_at = NULL
+             WHERE id = $1 AND delivery_status = 'pending' AND NOT {_HELD_BEHIND}
+         RETURNING id""",
+        message_id,
+        lease_s,
+    )
+    if row is not None:
+        return "claimed", None
+    held = await conn.fetchrow(
+        """SELECT m.delivery_status = 'pending' AS pending,
+                  (SELECT max(COALESCE(e.next_attempt_at, e.lease_expires_at)) FROM messages e
+                    WHERE e.conversation_id = m.conversation_id AND e.direction = 'outbound'
+                      AND e.created_at < m.created_at AND e.delivery_status IN ('pending', 'sending')) AS until
+             FROM messages m WHERE m.id = $1""",
         message_id,
     )
-    return claimed is not None
+    if held is None or not held["pending"]:
+        return "gone", None
+    return "held", held["until"]
+
+
+async def renew(conn: Connection, message_id: UUID, lease_s: float) -> bool:
+    """Extend a claim for one more attempt; False when it is no longer ours (the reaper settled it)."""
+    renewed = await conn.fetchval(
+        """UPDATE messages SET lease_expires_at = now() + make_interval(secs => $2), send_attempts = send_attempts + 1
+            WHERE id = $1 AND delivery_status = 'sending' RETURNING id""",
+        message_id,
+        lease_s,
+    )
+    return renewed is not None
+
+
+async def schedule(conn: Connection, message_id: UUID, at: datetime, error: dict[str, Any] | None) -> None:
+    """Release the claim (or a held reply) for a retry at `at`, keeping the last error."""
+    await conn.execute(
+        """UPDATE messages SET delivery_status = 'pending', delivery_updated_at = now(), lease_expires_at = NULL,
+                  next_attempt_at = $2, last_error = COALESCE($3, last_error)
+            WHERE id = $1 AND delivery_status IN ('pending', 'sending')""",
+        message_id,
+        at,
+        error,
+    )
+
+
+async def take_due(conn: Connection, limit: int, hand_off_s: float) -> list[Due]:
+    """Adopt the retries that are due (SKIP LOCKED: several dispatchers share them), oldest reply first."""
+    rows = await conn.fetch(
+        """WITH due AS (SELECT id FROM messages
+                         WHERE delivery_status = 'pending' AND next_attempt_at <= now() AND outbound_record IS NOT NULL
+                         ORDER BY next_attempt_at LIMIT $1 FOR UPDATE SKIP LOCKED)
+           UPDATE messages m SET next_attempt_at = now() + make_interval(secs => $2)
+             FROM due WHERE m.id = due.id
+         RETURNING m.outbound_record, m.created_at, m.send_attempts""",
+        limit,
+        hand_off_s,
+    )
+    rows = sorted(rows, key=lambda row: row["created_at"])
+    return [Due(OutboundMessage.model_validate(row["outbound_record"]), attempts=row["send_attempts"]) for row in rows]
+
+
+async def take_expired_leases(conn: Connection, limit: int) -> list[Due]:
+    """Lock the replies whose lease ran out, in the caller's transaction, with when they were claimed."""
+    rows = await conn.fetch(
+        """SELECT outbound_record, delivery_updated_at FROM messages
+            WHERE delivery_status = 'sending' AND lease_expires_at < now() AND outbound_record IS NOT NULL
+            ORDER BY lease_expires_at LIMIT $1 FOR UPDATE SKIP LOCKED""",
+        limit,
+    )
+    return [Due(OutboundMessage.model_validate(r["outbound_record"]), r["delivery_updated_at"]) for r in rows]
+
+
+async def mark_unknown(conn: Connection, topics: Topics, outbound: OutboundMessage, detail: str, now: datetime) -> bool:
+    """Record that the provider may or may not have the reply, and tell the conversation's agent, in one
+    transaction (a savepoint of the caller's): the state and its announcement commit together."""
+    async with conn.transaction():
+        row = await conn.fetchrow(
+            f"""WITH marked AS (
+                   UPDATE messages SET delivery_status = 'unknown', delivery_updated_at = now(),
+                          lease_expires_at = NULL, delivery_error = $2
+                    WHERE id = $1 AND delivery_status = 'sending' RETURNING conversation_id, created_at),
+               {_WAKE_HELD}
+               SELECT c.assignee_id FROM marked LEFT JOIN conversations c ON c.id = marked.conversation_id""",
+            outbound.message_id,
+            {"code": "outcome_unknown", "reason": "outcome_unknown", "detail": detail},
+        )
+        if row is None:
+            return False
+        agent_id: UUID | None = row["assignee_id"]
+        if agent_id is not None:
+            event = DeliveryUnknownEvent(
+                message_id=outbound.message_id,
+                conversation_id=outbound.conversation_id,
+                agent_id=agent_id,
+                channel=outbound.channel,
+                detail=detail,
+                occurred_at=now,
+            )
+            # router.store.outbox.enqueue's INSERT ... SELECT * FROM unnest(...) WITH ORDINALITY writes its
+            # ordinality column too and is refused by PostgreSQL; one row needs no unnest.
+            await conn.execute(
+                "INSERT INTO outbox (topic, key, value) VALUES ($1, $2, $3)",
+                topics.assignments,
+                str(agent_id).encode(),
+                encode(event),
+            )
+    return True
 
 
 async def mark_sent(conn: Connection, message_id: UUID, channel: str, provider_message_id: str) -> OutboundStatus:
@@ -34,10 +190,14 @@ async def mark_sent(conn: Connection, message_id: UUID, channel: str, provider_m
     """
     try:
         early: list[OutboundStatus] | None = await conn.fetchval(
-            """WITH early AS (SELECT array_agg(status) AS statuses FROM delivery_receipts
-                               WHERE channel = $2 AND provider_message_id = $3)
-               UPDATE messages SET provider_message_id = $3, delivery_status = 'sent', delivery_updated_at = now()
-                WHERE id = $1 RETURNING (SELECT statuses FROM early)""",
+            f"""WITH early AS (SELECT array_agg(status) AS statuses FROM delivery_receipts
+                                WHERE channel = $2 AND provider_message_id = $3),
+                    marked AS (
+                        UPDATE messages SET provider_message_id = $3, delivery_status = 'sent',
+                               delivery_updated_at = now(), lease_expires_at = NULL, next_attempt_at = NULL
+                         WHERE id = $1 RETURNING conversation_id, created_at),
+                    {_WAKE_HELD}
+                SELECT (SELECT statuses FROM early) FROM marked""",
             message_id,
             channel,
             provider_message_id,
@@ -50,7 +210,9 @@ async def mark_sent(conn: Connection, message_id: UUID, channel: str, provider_m
             "%s reused provider id %s: reply %s recorded as sent without it", channel, provider_message_id, message_id
         )
         await conn.execute(
-            "UPDATE messages SET delivery_status = 'sent', delivery_updated_at = now() WHERE id = $1", message_id
+            """UPDATE messages SET delivery_status = 'sent', delivery_updated_at = now(), lease_expires_at = NULL,
+                      next_attempt_at = NULL WHERE id = $1""",
+            message_id,
         )
         return "sent"
     status = furthest("sent", early or [])
@@ -60,9 +222,30 @@ async def mark_sent(conn: Connection, message_id: UUID, channel: str, provider_m
 
 
 async def mark_failed(conn: Connection, message_id: UUID, error: dict[str, Any]) -> None:
+    """Record that the reply will not be sent, and why."""
     await conn.execute(
-        """UPDATE messages SET delivery_status = 'failed', delivery_error = $2, delivery_updated_at = now()
-            WHERE id = $1 AND delivery_status IN ('pending', 'sending')""",
+        f"""WITH marked AS (
+                UPDATE messages SET delivery_status = 'failed', delivery_error = $2, delivery_updated_at = now(),
+                       lease_expires_at = NULL, next_attempt_at = NULL
+                 WHERE id = $1 AND delivery_status IN ('pending', 'sending') RETURNING conversation_id, created_at),
+                {_WAKE_HELD}
+            SELECT 1""",
         message_id,
         error,
     )
+
+
+async def count_unsettled(conn: Connection) -> tuple[int, int]:
+    """(replies whose outcome is unknown, replies waiting for a scheduled retry), for the gauges."""
+    row = await conn.fetchrow(
+        """SELECT (SELECT count(*) FROM messages WHERE delivery_status = 'unknown') AS unknown,
+                  (SELECT count(*) FROM messages WHERE delivery_status = 'pending' AND next_attempt_at IS NOT NULL
+                      AND last_error IS NOT NULL) AS scheduled"""
+    )
+    assert row is not None
+    return int(row["unknown"]), int(row["scheduled"])
+
+
+def lease_seconds(send_timeout_s: float, margin_s: float) -> float:
+    """How long a claim lasts: one send's timeout and a margin for the database round trips around it."""
+    return send_timeout_s + margin_s

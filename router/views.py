@@ -7,6 +7,8 @@ from uuid import UUID
 import asyncpg
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
+from schemas.delivery import OutboundStatus
+
 T = TypeVar("T")
 
 
@@ -117,7 +119,7 @@ class MessageView(_View):
     sent_at: datetime | None
     received_at: datetime | None
     created_at: datetime
-    delivery_status: str | None
+    delivery_status: OutboundStatus | None
     delivery_error: dict[str, Any] | None
 
 

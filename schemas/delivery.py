@@ -1,18 +1,22 @@
 """The lifecycle of an outbound message's delivery status, which only ever moves forward.
 
     pending -> sending -> sent -> delivered -> read
-       \\_________\\_________\\-> failed      (not after delivered: a delivered message stays delivered)
+       \\          \\-> unknown -/
+        \\_________\\_________\\-> failed      (not after delivered: a delivered message stays delivered)
 
+`unknown`: the provider was called and its answer was lost (a read timeout, a dispatcher that died
+mid-send), so it may or may not have the message. It is never sent again by itself; a receipt that
+names the message proves it went out and moves it on.
 Receipts arrive out of order and more than once (a "read" before its "delivered"); applying only the
 moves allowed here makes every order of arrival end in the same state.
 """
 
 from typing import Literal
 
-OutboundStatus = Literal["pending", "sending", "sent", "delivered", "read", "failed"]
+OutboundStatus = Literal["pending", "sending", "unknown", "sent", "delivered", "read", "failed"]
 
-_PROGRESS: tuple[OutboundStatus, ...] = ("pending", "sending", "sent", "delivered", "read")
-_FAILABLE: tuple[OutboundStatus, ...] = ("pending", "sending", "sent")
+_PROGRESS: tuple[OutboundStatus, ...] = ("pending", "sending", "unknown", "sent", "delivered", "read")
+_FAILABLE: tuple[OutboundStatus, ...] = ("pending", "sending", "unknown", "sent")
 
 
 def statuses_before(new: OutboundStatus) -> tuple[OutboundStatus, ...]:

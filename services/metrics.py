@@ -97,3 +97,15 @@ CONSUMER_RESTARTS = Counter(
     "Times a consume loop re-created its Kafka consumer after the client failed (fetch, commit).",
     ["group"],
 )
+
+# Issue 10, dispatch (leases, scheduled retries, circuits): dispatcher/consumer.py, dispatcher/scheduler.py.
+DISPATCH_UNKNOWN = Gauge(
+    "switchboard_dispatch_unknown_replies",
+    "Replies whose send outcome is unknown (the provider may or may not have them), as last counted.",
+)
+DISPATCH_SCHEDULED = Gauge(
+    "switchboard_dispatch_scheduled_replies", "Replies waiting for a scheduled retry, as last counted."
+)
+DISPATCH_CIRCUITS_OPEN = Gauge(
+    "switchboard_dispatch_circuits_open", "Channel accounts whose circuit is open or half-open in this dispatcher."
+)

@@ -29,7 +29,7 @@ from typing import Any
 import httpx
 
 from dispatcher.errors import PermanentError, RetryableError, RuleViolation
-from dispatcher.provider_client import json_or_empty
+from dispatcher.provider_client import json_or_empty, transport_failure, with_provider_wait
 from dispatcher.result import Send, SendResult
 from dispatcher.settings import DispatcherSettings
 from schemas.outbound import OutboundMessage
@@ -116,18 +116,19 @@ async def send(
     fallback_id = str(outbound.message_id)
     reply_token = fresh_reply_token(outbound, now)
     if reply_token is not None:
+        # No retry key on a reply: an answer lost after the request was written leaves the outcome unknown.
         response = await _post(client, f"{base}/v2/bot/message/reply", reply_body(reply_token, outbound), auth)
         body = json_or_empty(response)
         if response.is_success:
             return SendResult(provider_message_id=sent_message_id(body, response.headers, fallback_id))
         if not is_spent_reply_token(response.status_code, body):
-            raise classify_error(response.status_code, body)
+            raise with_provider_wait(classify_error(response.status_code, body), response, now)
     headers = {**auth, "X-Line-Retry-Key": str(outbound.message_id)}
-    response = await _post(client, f"{base}/v2/bot/message/push", push_body(outbound), headers)
+    response = await _post(client, f"{base}/v2/bot/message/push", push_body(outbound), headers, resend_safe=True)
     body = json_or_empty(response)
     if response.is_success or response.status_code == 409:  # 409: this retry key was already accepted
         return SendResult(provider_message_id=sent_message_id(body, response.headers, fallback_id))
-    raise classify_error(response.status_code, body)
+    raise with_provider_wait(classify_error(response.status_code, body), response, now)
 
 
 def sender(settings: DispatcherSettings) -> Send:
@@ -141,11 +142,13 @@ def sender(settings: DispatcherSettings) -> Send:
     return send_line
 
 
-async def _post(client: httpx.AsyncClient, url: str, body: dict[str, Any], headers: dict[str, str]) -> httpx.Response:
+async def _post(
+    client: httpx.AsyncClient, url: str, body: dict[str, Any], headers: dict[str, str], *, resend_safe: bool = False
+) -> httpx.Response:
     try:
         return await client.post(url, json=body, headers=headers)
     except httpx.TransportError as error:
-        raise RetryableError(f"LINE API unreachable: {error!r}") from error
+        raise transport_failure(error, "LINE API", resend_safe=resend_safe) from error
 
 
 def _utf16_units(text: str) -> int:

@@ -8,11 +8,14 @@ what Mailgun's event webhooks name (ingest/mailgun_events.py).
 
 The relay is SWITCHBOARD_SMTP_HOST/PORT (the sandbox's SMTP sink locally; Mailgun's smtp.mailgun.org:587
 with STARTTLS and the domain's SMTP credentials in production). Email has no reply window.
-SMTP replies (RFC 5321 section 4.2.1): 4yz is transient, so retried, like a lost connection or a timeout;
-5yz is permanent (unknown mailbox, refused sender, bad credentials), so the reply fails.
+SMTP replies (RFC 5321 section 4.2.1): 4yz is transient, so retried, like a relay that could not be
+reached; 5yz is permanent (unknown mailbox, refused sender, bad credentials), so the reply fails. A
+connection that drops or times out once the session started may have delivered the mail (the relay may
+have taken the DATA before its answer was lost), and SMTP has no idempotency key: the outcome is unknown.
 """
 
 import re
+import socket
 from dataclasses import dataclass
 from datetime import datetime
 from email.message import EmailMessage
@@ -21,7 +24,7 @@ from email.utils import format_datetime, formataddr
 import aiosmtplib
 import httpx
 
-from dispatcher.errors import PermanentError, RetryableError
+from dispatcher.errors import OutcomeUnknown, PermanentError, RetryableError
 from dispatcher.result import Send, SendResult
 from dispatcher.settings import DispatcherSettings
 from schemas.outbound import OutboundMessage
@@ -128,7 +131,7 @@ def sender(settings: DispatcherSettings) -> Send:
     return send_email
 
 
-def classify_error(error: Exception) -> RetryableError | PermanentError:
+def classify_error(error: Exception) -> RetryableError | PermanentError | OutcomeUnknown:
     """Map what the SMTP exchange raised to retry-later or give-up."""
     if isinstance(error, aiosmtplib.SMTPRecipientsRefused):
         codes = [refused.code for refused in error.recipients]
@@ -144,4 +147,6 @@ def classify_error(error: Exception) -> RetryableError | PermanentError:
         return RetryableError(detail, code=str(error.code))
     if isinstance(error, aiosmtplib.SMTPNotSupported):
         return PermanentError(f"SMTP relay lacks what the settings require: {error}", code="smtp_not_supported")
-    return RetryableError(f"SMTP relay unreachable: {error!r}", code="smtp_unreachable")
+    if isinstance(error, aiosmtplib.SMTPConnectError | ConnectionRefusedError | socket.gaierror):
+        return RetryableError(f"SMTP relay unreachable: {error!r}", code="smtp_unreachable")
+    return OutcomeUnknown(f"SMTP session broke off before the relay answered: {error!r}", code="smtp_no_answer")

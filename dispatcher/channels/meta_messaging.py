@@ -31,7 +31,7 @@ from typing import Any
 import httpx
 
 from dispatcher.errors import PermanentError, RetryableError, RuleViolation
-from dispatcher.provider_client import json_or_empty
+from dispatcher.provider_client import json_or_empty, transport_failure, with_provider_wait
 from dispatcher.result import Send, SendResult
 from schemas.outbound import OutboundMessage
 from services.accounts import ChannelAccount
@@ -122,10 +122,10 @@ async def send(
             headers={"Authorization": f"Bearer {account.access_token.get_secret_value()}"},
         )
     except httpx.TransportError as error:
-        raise RetryableError(f"{platform.name} Send API unreachable: {error!r}") from error
+        raise transport_failure(error, f"{platform.name} Send API") from error
     answer = json_or_empty(response)
     if not response.is_success:
-        raise classify_error(response.status_code, answer)
+        raise with_provider_wait(classify_error(response.status_code, answer), response, now)
     message_id = answer.get("message_id")
     if not isinstance(message_id, str):
         # Accepted, perhaps delivered: sending again could deliver it twice.
@@ -155,7 +155,7 @@ def classify_error(status: int, body: dict[str, Any]) -> RetryableError | Perman
     if code == "10" and subcode in _OUTSIDE_WINDOW:
         return RuleViolation(detail, code=key)
     if status == 429 or status >= 500 or code in _THROTTLED or (code in _TRANSIENT and not subcode):
-        return RetryableError(detail, code=key)
+        return RetryableError(detail, code=key, rate_limited=status == 429 or code in _THROTTLED)
     return PermanentError(detail, code=key)
 
 

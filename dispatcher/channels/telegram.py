@@ -9,30 +9,25 @@ Success `{"ok": true, "result": Message}`; the id recorded is `<chat id>:<messag
 gives Telegram messages, since message_id is unique within a chat only.
 
 Errors `{"ok": false, "error_code", "description", "parameters"?}` (core.telegram.org/bots/api#making-requests):
-429 and 5xx are retried. A 429 says how long to wait in `parameters.retry_after`; the dispatcher's backoff
-does not know that, so a wait up to the dispatcher's longest backoff (`retry_max_s`) is slept here before
-the retry is handed back; a longer one is not, and the attempts left are spent at the dispatcher's pace.
+429 and 5xx are retried. A 429 says how long to wait in `parameters.retry_after`, which the retry error
+carries to the dispatcher: no attempt comes before it.
 403 (the user blocked the bot, or deactivated), 400 (chat not found; a group migrated to a supergroup),
 401/404 (bad token) are permanent. The bot token is part of the URL, so it is kept out of error details.
 """
 
-import asyncio
-from collections.abc import Awaitable, Callable
 from datetime import datetime
 from typing import Any
 
 import httpx
 
 from dispatcher.errors import PermanentError, RetryableError, RuleViolation
-from dispatcher.provider_client import json_or_empty
+from dispatcher.provider_client import json_or_empty, transport_failure
 from dispatcher.result import Send, SendResult
 from dispatcher.settings import DispatcherSettings
 from schemas.outbound import OutboundMessage
 from services.accounts import ChannelAccount
 
 MAX_TEXT_CHARS = 4096
-
-Sleep = Callable[[float], Awaitable[None]]
 
 
 def check_text(outbound: OutboundMessage) -> None:
@@ -92,9 +87,6 @@ async def send(
     account: ChannelAccount,
     outbound: OutboundMessage,
     now: datetime,
-    *,
-    max_wait_s: float = 0.0,
-    sleep: Sleep = asyncio.sleep,
 ) -> SendResult:
     """Send one reply; raises `RetryableError` or `PermanentError` when the Bot API does not accept it."""
     check_text(outbound)
@@ -105,24 +97,26 @@ async def send(
     try:
         response = await client.post(f"{base_url.rstrip('/')}/bot{token}/sendMessage", json=body)
     except httpx.TransportError as error:
-        raise RetryableError(f"Telegram API unreachable: {error!r}".replace(token, "<token>")) from error
+        failure = transport_failure(error, "Telegram API")
+        failure.detail = failure.detail.replace(token, "<token>")
+        failure.args = (failure.detail,)
+        raise failure from None  # the cause's text names the URL, and the URL the token
     answer = json_or_empty(response)
     if response.is_success and answer.get("ok") is True:
         return SendResult(provider_message_id=sent_message_id(answer, body["chat_id"]))
     refusal = classify_error(response.status_code, answer)
-    wait = retry_after(answer)
-    if isinstance(refusal, RetryableError) and wait is not None and wait <= max_wait_s:
-        await sleep(wait)
+    if isinstance(refusal, RetryableError):
+        refusal.retry_after_s = retry_after(answer)
+        refusal.rate_limited = response.status_code == 429
     raise refusal
 
 
-def sender(settings: DispatcherSettings, sleep: Sleep = asyncio.sleep) -> Send:
+def sender(settings: DispatcherSettings) -> Send:
     base_url = settings.telegram_api_base
-    max_wait_s = settings.retry_max_s
 
     async def send_telegram(
         client: httpx.AsyncClient, account: ChannelAccount, outbound: OutboundMessage, now: datetime
     ) -> SendResult:
-        return await send(client, base_url, account, outbound, now, max_wait_s=max_wait_s, sleep=sleep)
+        return await send(client, base_url, account, outbound, now)
 
     return send_telegram

@@ -25,7 +25,7 @@ from typing import Any
 import httpx
 
 from dispatcher.errors import PermanentError, RetryableError, RuleViolation
-from dispatcher.provider_client import json_or_empty
+from dispatcher.provider_client import json_or_empty, transport_failure, with_provider_wait
 from dispatcher.result import Send, SendResult
 from dispatcher.settings import DispatcherSettings
 from schemas import twilio as address
@@ -99,10 +99,10 @@ async def send(
             auth=(account.api_user, account.access_token.get_secret_value()),
         )
     except httpx.TransportError as error:
-        raise RetryableError(f"Twilio API unreachable: {error!r}") from error
+        raise transport_failure(error, "Twilio API") from error
     body = json_or_empty(response)
     if not response.is_success:
-        raise classify_error(response.status_code, body)
+        raise with_provider_wait(classify_error(response.status_code, body), response, now)
     sid = body.get("sid")
     if not isinstance(sid, str) or not sid:
         # Twilio took the message, so sending it again could deliver it twice.

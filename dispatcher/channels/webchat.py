@@ -4,14 +4,19 @@
     Content-Type: application/json
     X-Switchboard-Timestamp, X-Switchboard-Signature: as the site signs its webhooks
         (services/webchat_signature.py), with the site's key, else SWITCHBOARD_WEBCHAT_SIGNING_KEY
+    Idempotency-Key: <the reply's UUID, the same as message_id>
     {"site_id": "shop-1", "visitor_id": "v-8c1f", "message_id": "<the reply's UUID>",
      "text": "It ships today.", "sent_at": "2026-11-23T12:00:03+00:00"}
 
-Any 2xx means the site has it. The site should dedupe on `message_id`: a reply whose answer was lost is
-posted again with the same one. It reports delivery and reading back as receipts naming that
-`message_id` (ingest/channels/webchat.py). 429 and 5xx are retried, like a connection that fails; any
-other answer fails the reply. Webchat has no reply window: the site decides what reaches a visitor
-who has left.
+Any 2xx means the site has it. The site MUST honour `Idempotency-Key` (as Stripe's API does, and the IETF
+draft "The Idempotency-Key HTTP Header Field"): a request whose key it already accepted is not delivered
+again, and is answered as the first one was (2xx). A reply whose answer was lost (a timeout after the
+request was written, a dispatcher that died mid-send) is posted again with the same key and the same
+`message_id`: the dispatcher relies on that to resend instead of leaving the reply's outcome unknown.
+A 429 or 503 may carry `Retry-After` (seconds or an HTTP-date); no retry comes before it.
+The site reports delivery and reading back as receipts naming that `message_id` (ingest/channels/webchat.py).
+429 and 5xx are retried, like a connection that could not be made; any other answer fails the reply.
+Webchat has no reply window: the site decides what reaches a visitor who has left.
 """
 
 from datetime import datetime
@@ -21,11 +26,14 @@ import httpx
 import orjson
 
 from dispatcher.errors import PermanentError, RetryableError
+from dispatcher.provider_client import transport_failure, with_provider_wait
 from dispatcher.result import Send, SendResult
 from dispatcher.settings import DispatcherSettings
 from schemas.outbound import OutboundMessage
 from services.accounts import ChannelAccount
 from services.webchat_signature import signature_headers
+
+IDEMPOTENCY_HEADER = "Idempotency-Key"
 
 
 def visitor_id(account: ChannelAccount, outbound: OutboundMessage) -> str:
@@ -67,13 +75,17 @@ async def send(
         response = await client.post(
             f"{base_url.rstrip('/')}/messages",
             content=body,
-            headers={"content-type": "application/json", **signature_headers(key, body, now.timestamp())},
+            headers={
+                "content-type": "application/json",
+                IDEMPOTENCY_HEADER: str(outbound.message_id),
+                **signature_headers(key, body, now.timestamp()),
+            },
         )
     except httpx.TransportError as error:
-        raise RetryableError(f"webchat site backend unreachable: {error!r}") from error
+        raise transport_failure(error, "webchat site backend", resend_safe=True) from error
     if response.is_success:
         return SendResult(provider_message_id=f"{account.external_id}:{outbound.message_id}")
-    raise classify_error(response.status_code, response.text)
+    raise with_provider_wait(classify_error(response.status_code, response.text), response, now)
 
 
 def sender(settings: DispatcherSettings) -> Send:

@@ -11,7 +11,7 @@ from typing import Any
 import httpx
 
 from dispatcher.errors import PermanentError, RetryableError, RuleViolation
-from dispatcher.provider_client import json_or_empty
+from dispatcher.provider_client import json_or_empty, transport_failure, with_provider_wait
 from dispatcher.result import Send, SendResult
 from dispatcher.settings import DispatcherSettings
 from schemas.outbound import OutboundMessage
@@ -60,10 +60,10 @@ async def send(
             headers={"Authorization": f"Bearer {account.access_token.get_secret_value()}"},
         )
     except httpx.TransportError as error:
-        raise RetryableError(f"WhatsApp API unreachable: {error!r}") from error
+        raise transport_failure(error, "WhatsApp API") from error
     if response.is_success:
         return SendResult(provider_message_id=response.json()["messages"][0]["id"])
-    raise classify_error(response.status_code, json_or_empty(response))
+    raise with_provider_wait(classify_error(response.status_code, json_or_empty(response)), response, now)
 
 
 def sender(settings: DispatcherSettings) -> Send:
@@ -83,7 +83,7 @@ def classify_error(status: int, body: dict[str, Any]) -> RetryableError | Perman
     code = str(error.get("code", ""))
     detail = f"HTTP {status}: {error.get('message') or 'no error message'} (code {code or 'none'})"
     if status == 429 or status >= 500 or code in _RATE_LIMIT_CODES:
-        return RetryableError(detail, code=code or str(status))
+        return RetryableError(detail, code=code or str(status), rate_limited=status == 429 or code in _RATE_LIMIT_CODES)
     if code == "131047":
         return RuleViolation(detail, code=code)
     return PermanentError(detail, code=code or str(status))

@@ -28,10 +28,9 @@ def routes(sandbox: Sandbox) -> APIRouter:
 
     @router.get("/commerce/orders/{order_id}")
     async def get_order(order_id: str) -> JSONResponse:
-        if sandbox.faults:  # a scripted fault plays an unavailable shop as well
-            fault = sandbox.next_fault()
-            if fault is not None:
-                return JSONResponse({"error": "unavailable"}, status_code=fault.status)
+        fault = sandbox.next_fault(f"/commerce/orders/{order_id}")  # a scripted fault plays an unavailable shop too
+        if fault is not None:
+            return JSONResponse({"error": "unavailable"}, status_code=fault.status)
         found = order(order_id, datetime.now(UTC))
         if found is None:
             return JSONResponse({"error": "not_found", "detail": f"no order {order_id}"}, status_code=404)

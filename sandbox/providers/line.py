@@ -2,7 +2,8 @@
 
 Plays what a client must handle: a reply token works once (a second use is 400 "Invalid reply token"),
 a push's `X-Line-Retry-Key` is executed once (a repeat is 409 with the first answer's `sentMessages` and
-`x-line-accepted-request-id`), `X-Line-Retry-Key` on reply is refused, and text is limited to 5,000
+`x-line-accepted-request-id`, also while the first is still being answered: the key is taken on arrival,
+and given back only when the first was refused), `X-Line-Retry-Key` on reply is refused, and text is limited to 5,000
 UTF-16 code units and 5 messages (developers.line.biz/en/reference/messaging-api/#send-reply-message,
 #send-push-message; developers.line.biz/en/docs/messaging-api/retrying-api-request).
 Error bodies are `{"message", "details"?}`.
@@ -58,27 +59,40 @@ def routes(sandbox: Sandbox) -> APIRouter:
 
     @router.post("/v2/bot/message/push")
     async def push(request: Request) -> JSONResponse:
-        body, fault = await sandbox.receive(request)
-        refused = _refusal(request, body, fault)
-        if refused is not None:
-            return refused
         key = request.headers.get("x-line-retry-key")
-        if key is not None:
-            if not _is_uuid(key):
-                return _error(400, "The value for the 'X-Line-Retry-Key' header is invalid")
+        taken: dict[str, bool] = {}
+
+        def take_key(body: Any, fault: Fault | None) -> None:
+            if key is None or fault is not None or not _is_uuid(key):
+                return
             if key in accepted:
-                request_id, sent_messages = accepted[key]
-                return JSONResponse(
-                    {"message": "The retry key is already accepted", "sentMessages": sent_messages},
-                    status_code=409,
-                    headers={"x-line-request-id": str(uuid.uuid4()), "x-line-accepted-request-id": request_id},
-                )
-        to = body.get("to")
-        if not isinstance(to, str) or not to:
-            return _invalid("to", "Must not be empty")
-        request_id, sent_messages = str(uuid.uuid4()), sent(body["messages"])
+                taken["repeat"] = True
+            elif isinstance(body, dict) and isinstance(body.get("messages"), list):
+                accepted[key] = (str(uuid.uuid4()), sent(body["messages"]))
+                taken["mine"] = True
+
+        body, fault = await sandbox.receive(request, take_key)
+        refused = _refusal(request, body, fault)
+        if refused is None and key is not None and not _is_uuid(key):
+            refused = _error(400, "The value for the 'X-Line-Retry-Key' header is invalid")
+        if refused is None and (not isinstance(body.get("to"), str) or not body["to"]):
+            refused = _invalid("to", "Must not be empty")
+        if refused is not None:
+            if taken.get("mine") and key is not None:
+                del accepted[key]  # a refused request was not executed: its key may be used again
+            return refused
+        if taken.get("repeat") and key is not None:
+            request.state.record["replay"] = True
+            request_id, sent_messages = accepted[key]
+            return JSONResponse(
+                {"message": "The retry key is already accepted", "sentMessages": sent_messages},
+                status_code=409,
+                headers={"x-line-request-id": str(uuid.uuid4()), "x-line-accepted-request-id": request_id},
+            )
         if key is not None:
-            accepted[key] = (request_id, sent_messages)
+            request_id, sent_messages = accepted[key]
+        else:
+            request_id, sent_messages = str(uuid.uuid4()), sent(body["messages"])
         return _accepted({"sentMessages": sent_messages}, request_id)
 
     return router

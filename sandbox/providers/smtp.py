@@ -76,7 +76,7 @@ class _Recorder:
 
     async def handle_DATA(self, server: SMTP, session: Session, envelope: Envelope) -> str:
         self._sandbox.requests.append(mail_record(envelope, self._where))
-        fault = self._sandbox.next_fault()
+        fault = self._sandbox.next_fault("smtp")
         delay_ms = fault.delay_ms if fault else self._sandbox.delay_ms
         if delay_ms:
             await asyncio.sleep(delay_ms / 1000)  # plays a slow relay

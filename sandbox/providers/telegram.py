@@ -29,15 +29,17 @@ _DESCRIPTIONS = {
 }
 
 
-def telegram_error(status: int) -> dict[str, Any]:
-    """The Bot API's error body for a scripted fault."""
+def telegram_error(status: int, retry_after: int | None = None) -> dict[str, Any]:
+    """The Bot API's error body for a scripted fault (`retry_after`: the fault's, else 1 s)."""
     try:
         phrase = HTTPStatus(status).phrase
     except ValueError:
         phrase = "Error"
     body: dict[str, Any] = {"ok": False, "error_code": status, "description": _DESCRIPTIONS.get(status, phrase)}
     if status == 429:
-        body["parameters"] = {"retry_after": 1}
+        wait = 1 if retry_after is None else retry_after
+        body["parameters"] = {"retry_after": wait}
+        body["description"] = f"Too Many Requests: retry after {wait}"
     return body
 
 
@@ -49,7 +51,7 @@ def routes(sandbox: Sandbox) -> APIRouter:
     async def send_message(token: str, request: Request) -> JSONResponse:
         body, fault = await sandbox.receive(request)
         if fault is not None:
-            return JSONResponse(telegram_error(fault.status), status_code=fault.status)
+            return JSONResponse(telegram_error(fault.status, fault.retry_after), status_code=fault.status)
         if not _TOKEN.match(token):
             return _error(404, "Not Found")  # what api.telegram.org answers for a malformed token
         if not isinstance(body, dict) or body.get("chat_id") in (None, ""):

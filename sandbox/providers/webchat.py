@@ -4,6 +4,9 @@ It checks the signature as a site would (services/webchat_signature.py): with th
 channel-wide one when the sandbox was started with them (SWITCHBOARD_ACCOUNTS, SWITCHBOARD_WEBCHAT_SIGNING_KEY),
 else only that both headers are there. It keeps what it delivered, once per `message_id`, and serves
 it as the widget would fetch it: `GET /webchat/sites/{site_id}/visitors/{visitor_id}/messages`.
+It honours `Idempotency-Key` as the protocol asks: a key is taken when its request arrives (so a retry
+that overtakes a slow first answer is a repeat too), a repeat is answered as the first was and delivers
+nothing, and a key whose request was refused may be used again.
 Answers are the ones dispatcher/channels/webchat.py documents: 200 on delivery, `{"error", "detail"}` else.
 """
 
@@ -15,7 +18,7 @@ from typing import Any
 from fastapi import APIRouter, Request
 from fastapi.responses import JSONResponse
 
-from sandbox.state import Sandbox
+from sandbox.state import Fault, Sandbox
 from services.settings import CommonSettings
 from services.webchat_signature import SIGNATURE_HEADER, TIMESTAMP_HEADER, InvalidSignature, verify_signature
 
@@ -45,11 +48,28 @@ def routes(sandbox: Sandbox) -> APIRouter:
         lambda: deque(maxlen=MESSAGES_KEPT_PER_VISITOR)
     )
 
+    keys: set[str] = set()
+
     @router.post("/messages")
     async def deliver(request: Request) -> JSONResponse:
-        body, fault = await sandbox.receive(request)
+        key = request.headers.get("idempotency-key")
+        taken: dict[str, bool] = {}
+
+        def take_key(body: Any, fault: Fault | None) -> None:
+            if key is None or fault is not None:
+                return
+            taken["repeat" if key in keys else "mine"] = True
+            keys.add(key)
+
+        body, fault = await sandbox.receive(request, take_key)
         if fault is not None:
             return _error(fault.status, _FAULTS.get(fault.status, "error"), "sandbox fault")
+        answer = await _deliver(request, body, bool(taken.get("repeat")))
+        if answer.status_code >= 400 and taken.get("mine") and key is not None:
+            keys.discard(key)
+        return answer
+
+    async def _deliver(request: Request, body: Any, repeat: bool) -> JSONResponse:
         headers = {k.lower(): v for k, v in request.headers.items()}
         if not (isinstance(body, dict) and all(isinstance(body.get(f), str) for f in _FIELDS)):
             return _error(400, "bad_payload", f"body must be a JSON object with string {', '.join(_FIELDS)}")
@@ -62,6 +82,9 @@ def routes(sandbox: Sandbox) -> APIRouter:
                 raise InvalidSignature("missing X-Switchboard-Signature or X-Switchboard-Timestamp header")
         except InvalidSignature as error:
             return _error(401, "bad_signature", str(error))
+        if repeat:
+            request.state.record["replay"] = True
+            return JSONResponse({"message_id": body["message_id"], "status": "delivered"})
         visitor = delivered[(body["site_id"], body["visitor_id"])]
         if all(m["message_id"] != body["message_id"] for m in visitor):
             visitor.append({f: body[f] for f in ("message_id", "text", "sent_at")})

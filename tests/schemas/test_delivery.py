@@ -21,6 +21,12 @@ from schemas.delivery import furthest, moves_forward, statuses_before
         ("delivered", "failed", False),
         ("failed", "delivered", False),
         ("failed", "sent", False),
+        ("sending", "unknown", True),
+        ("unknown", "sent", True),
+        ("unknown", "delivered", True),
+        ("unknown", "failed", True),
+        ("sent", "unknown", False),
+        ("pending", "unknown", True),
     ],
 )
 def test_status_only_moves_forward(current, new, allowed):
@@ -28,8 +34,8 @@ def test_status_only_moves_forward(current, new, allowed):
 
 
 def test_statuses_before_lists_what_may_be_replaced():
-    assert statuses_before("delivered") == ("pending", "sending", "sent")
-    assert statuses_before("failed") == ("pending", "sending", "sent")
+    assert statuses_before("delivered") == ("pending", "sending", "unknown", "sent")
+    assert statuses_before("failed") == ("pending", "sending", "unknown", "sent")
     assert statuses_before("pending") == ()
 
 

@@ -7,7 +7,7 @@ import aiosmtplib
 import pytest
 
 from dispatcher.channels.mailgun import SmtpRelay, classify_error, references, reply_email, reply_subject, send
-from dispatcher.errors import PermanentError, RetryableError
+from dispatcher.errors import OutcomeUnknown, PermanentError, RetryableError
 from schemas.outbound import OutboundMessage
 from services.accounts import ChannelAccount
 
@@ -127,9 +127,12 @@ async def test_a_recipient_that_is_no_address_fails_without_calling_the_relay(mo
             "452",
         ),
         (aiosmtplib.SMTPConnectError("connection refused"), RetryableError, "smtp_unreachable"),
-        (aiosmtplib.SMTPServerDisconnected("gone"), RetryableError, "smtp_unreachable"),
-        (aiosmtplib.SMTPTimeoutError("timed out"), RetryableError, "smtp_unreachable"),
-        (ConnectionResetError("reset"), RetryableError, "smtp_unreachable"),
+        (aiosmtplib.SMTPConnectTimeoutError("connect timed out"), RetryableError, "smtp_unreachable"),
+        (ConnectionRefusedError("refused"), RetryableError, "smtp_unreachable"),
+        # Once the session started, the relay may have taken the mail before its answer was lost.
+        (aiosmtplib.SMTPServerDisconnected("gone"), OutcomeUnknown, "smtp_no_answer"),
+        (aiosmtplib.SMTPReadTimeoutError("timed out"), OutcomeUnknown, "smtp_no_answer"),
+        (ConnectionResetError("reset"), OutcomeUnknown, "smtp_no_answer"),
         (aiosmtplib.SMTPNotSupported("STARTTLS not offered"), PermanentError, "smtp_not_supported"),
     ],
 )

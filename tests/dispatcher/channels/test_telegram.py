@@ -6,9 +6,8 @@ import orjson
 import pytest
 from pydantic import SecretStr
 
-from dispatcher.channels.telegram import check_text, classify_error, request_body, retry_after, send, sender
+from dispatcher.channels.telegram import check_text, classify_error, request_body, retry_after, send
 from dispatcher.errors import PermanentError, RetryableError, RuleViolation
-from dispatcher.settings import DispatcherSettings
 from schemas.outbound import OutboundMessage
 from services.accounts import ChannelAccount
 
@@ -59,20 +58,14 @@ class Provider:
     def __init__(self, *answers: httpx.Response) -> None:
         self.answers = list(answers)
         self.requests: list[httpx.Request] = []
-        self.slept: list[float] = []
 
     def __call__(self, request: httpx.Request) -> httpx.Response:
         self.requests.append(request)
         return self.answers.pop(0)
 
-    async def sleep(self, seconds: float) -> None:
-        self.slept.append(seconds)
-
-    async def send(self, message: OutboundMessage, account: ChannelAccount = ACCOUNT, max_wait_s: float = 10):
+    async def send(self, message: OutboundMessage, account: ChannelAccount = ACCOUNT):
         async with httpx.AsyncClient(transport=httpx.MockTransport(self)) as client:
-            return await send(
-                client, "https://tg.example/", account, message, NOW, max_wait_s=max_wait_s, sleep=self.sleep
-            )
+            return await send(client, "https://tg.example/", account, message, NOW)
 
 
 def test_the_request_is_send_message_to_the_chat_the_customer_wrote_in():
@@ -137,23 +130,17 @@ async def test_send_posts_to_the_bots_url_and_records_chat_and_message_id():
     assert orjson.loads(request.content) == {"chat_id": 111, "text": "Your order ships today."}
 
 
-async def test_a_rate_limit_waits_the_time_telegram_asks_when_the_dispatchers_backoff_would_allow_it():
+async def test_a_rate_limit_carries_the_wait_telegram_asks_for_to_the_dispatcher():
     provider = Provider(refusal(429, "Too Many Requests: retry after 3", retry_after=3))
-    with pytest.raises(RetryableError):
-        await provider.send(outbound(), max_wait_s=10)
-    assert provider.slept == [3.0]
-
-    longer = Provider(refusal(429, "Too Many Requests: retry after 30", retry_after=30))
-    with pytest.raises(RetryableError):
-        await longer.send(outbound(), max_wait_s=10)
-    assert longer.slept == []
+    with pytest.raises(RetryableError) as refused:
+        await provider.send(outbound())
+    assert (refused.value.retry_after_s, refused.value.rate_limited) == (3.0, True)
 
 
 async def test_a_blocked_bot_is_permanent_and_not_waited_on():
     provider = Provider(refusal(403, "Forbidden: bot was blocked by the user"))
     with pytest.raises(PermanentError, match="blocked"):
         await provider.send(outbound())
-    assert provider.slept == []
 
 
 async def test_the_bot_token_never_reaches_an_error_detail():
@@ -174,14 +161,3 @@ async def test_nothing_is_sent_without_a_token_or_with_an_overlong_text():
     with pytest.raises(RuleViolation):
         await provider.send(outbound(text="a" * 4097))
     assert provider.requests == []
-
-
-async def test_the_sender_honours_retry_after_up_to_the_dispatchers_longest_backoff():
-    for retry_max_s, expected in ((2.0, [2.0]), (1.0, [])):
-        provider = Provider(refusal(429, "Too Many Requests: retry after 2", retry_after=2))
-        settings = DispatcherSettings(telegram_api_base="https://tg.example", retry_max_s=retry_max_s)
-        async with httpx.AsyncClient(transport=httpx.MockTransport(provider)) as client:
-            with pytest.raises(RetryableError):
-                await sender(settings, sleep=provider.sleep)(client, ACCOUNT, outbound(), NOW)
-        assert provider.slept == expected
-        assert str(provider.requests[0].url) == f"https://tg.example/bot{TOKEN}/sendMessage"
