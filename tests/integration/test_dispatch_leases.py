@@ -74,6 +74,7 @@ async def reply_row(db: asyncpg.Connection, conversation: dict[str, Any], text: 
             WHERE m.conversation_id = $1 AND m.direction = 'inbound' LIMIT 1""",
         uuid.UUID(conversation["id"]),
     )
+    assert inbound is not None
     row = await db.fetchrow(
         """INSERT INTO messages (conversation_id, direction, channel, account_id, external_id, content_type, text,
                                  delivery_status)
