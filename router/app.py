@@ -2,6 +2,7 @@
 
 import asyncio
 import logging
+import math
 from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
 
@@ -145,7 +146,9 @@ def _answer_errors_as_json(app: FastAPI, settings: RouterSettings) -> None:
     @app.exception_handler(RequestValidationError)
     async def invalid(_: Request, error: RequestValidationError) -> JSONResponse:
         # jsonable_encoder: a model validator's error carries the ValueError itself, which JSON cannot hold.
-        detail = jsonable_encoder(error.errors(), custom_encoder={bytes: _printable, str: _printable})
+        detail = jsonable_encoder(
+            error.errors(), custom_encoder={bytes: _printable, str: _printable, float: _finite_or_text}
+        )
         return JSONResponse({"error": "invalid_request", "detail": detail}, status_code=422)
 
     @app.exception_handler(StarletteHTTPException)
@@ -198,6 +201,11 @@ def _printable(value: str | bytes) -> str:
     if isinstance(value, bytes):
         return value.decode("utf-8", "backslashreplace")
     return value.encode("utf-8", "backslashreplace").decode("utf-8")
+
+
+def _finite_or_text(value: float) -> float | str:
+    """An echoed NaN or infinity (which JSON cannot hold) as its name."""
+    return value if math.isfinite(value) else str(value)
 
 
 async def _record_configured_accounts(pool: Pool, settings: RouterSettings) -> None:

@@ -23,14 +23,19 @@ LIST_MAX = 50
 
 
 def storable_text(value: str) -> str:
-    """Text PostgreSQL can store: no NUL (lone surrogates are refused by pydantic before this runs)."""
+    """Text PostgreSQL can store: no NUL, and valid UTF-8 (no lone surrogate, which JSON's \\ud800 can make)."""
     if "\x00" in value:
         raise ValueError("NUL characters are not allowed")
+    try:
+        value.encode("utf-8")
+    except UnicodeEncodeError:
+        raise ValueError("lone surrogates are not text") from None
     return value
 
 
 def one_line(value: str) -> str:
     """A name or label: no control characters at all (no NUL, newline, escape, bidi override)."""
+    storable_text(value)
     if any(unicodedata.category(c) in ("Cc", "Cf", "Cs") for c in value):
         raise ValueError("control and format characters are not allowed")
     if not value.strip():
