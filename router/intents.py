@@ -49,7 +49,7 @@ def pattern_problem(pattern: str) -> str | None:
         compile_pattern(pattern)
     except re2.error as error:
         reason = error.args[0].decode() if error.args and isinstance(error.args[0], bytes) else str(error)
-        return f"pattern {pattern!r} is not a linear-time (RE2) expression: {reason}"
+        return f'pattern "{pattern}" is not a linear-time (RE2) expression: {reason}'
     return None
 
 

@@ -94,7 +94,7 @@ def test_patterns_re2_cannot_run_in_linear_time_are_refused_and_skipped_if_store
     for pattern in (r"(a)\1", r"(?<=#)\d+", r"(?=x)y", "a" * (PATTERN_MAX + 1)):
         assert pattern_problem(pattern) is not None
     assert pattern_problem(r"\bRMA-\d+") is None
-    assert repr(r"(a)\1") in (pattern_problem(r"(a)\1") or "")  # the refusal names the pattern
+    assert r"(a)\1" in (pattern_problem(r"(a)\1") or "")  # the refusal names the pattern
     stored_before_the_check = IntentRule("old", keywords=("refund",), patterns=(r"(a)\1",))
     assert classify("refund", [stored_before_the_check], "a") == "old"
 
