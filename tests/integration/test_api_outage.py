@@ -172,7 +172,8 @@ async def test_agents_are_not_timed_out_for_heartbeats_our_outage_refused(
         await isolated_router.proxy.restore()
 
     async def control_timed_out() -> bool:
-        return (await switchboard.agent(control))["offline_reason"] == "heartbeat_timeout"
+        view = await switchboard.agent(control)
+        return bool(view["offline_reason"] == "heartbeat_timeout")
 
     await eventually(control_timed_out, what="the sweep to time out the agent silent since before the outage")
     for agent in agents:
