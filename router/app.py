@@ -158,12 +158,14 @@ def _answer_errors_as_json(app: FastAPI, settings: RouterSettings) -> None:
             {"error": code, "detail": error.detail}, status_code=error.status_code, headers=error.headers
         )
 
-    @app.exception_handler(asyncpg.DataError)
-    async def unstorable(_: Request, error: asyncpg.DataError) -> JSONResponse:
-        # A value PostgreSQL refused (out of range, untranslatable): the input's fault, not ours.
-        return JSONResponse(
-            {"error": "invalid_request", "detail": error.args[0] if error.args else ""}, status_code=422
-        )
+    async def unstorable(_: Request, error: Exception) -> JSONResponse:
+        # A value PostgreSQL refused (out of range, untranslatable) or UTF-8 cannot encode: the input's fault.
+        # The models refuse these first; this is the net under a field they missed.
+        detail = _printable(str(error.args[0]) if error.args else type(error).__name__)
+        return JSONResponse({"error": "invalid_request", "detail": detail}, status_code=422)
+
+    app.add_exception_handler(asyncpg.DataError, unstorable)
+    app.add_exception_handler(UnicodeError, unstorable)
 
     async def outage(request: Request, error: Exception) -> JSONResponse:
         unavailable = outage_of(error)
