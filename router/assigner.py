@@ -15,7 +15,7 @@ import asyncio
 import contextlib
 import logging
 from collections.abc import Set as AbstractSet
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
 from functools import partial
 from uuid import UUID
 
@@ -52,8 +52,6 @@ log = logging.getLogger(__name__)
 
 _STALE_VIEW_REREADS = 5
 _CANDIDATES_PER_CALL = 20
-# A sweep that saw the database this long after the previous one was stuck, not slow: the gap is downtime.
-_SWEEP_GAP_TOLERANCE = timedelta(seconds=5)
 
 
 class Assigner:
@@ -65,7 +63,7 @@ class Assigner:
         self._producer = producer
         self._topics = topics
         self._policy = policy
-        self._sightings = DatabaseSightings(_SWEEP_GAP_TOLERANCE)
+        self._sightings = DatabaseSightings()
 
     async def drain(
         self,

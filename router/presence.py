@@ -97,13 +97,12 @@ class Downtime:
 class DatabaseSightings:
     """When the sweep last saw the database (by the database's clock), and the downtimes in between.
 
-    A sweep that failed because PostgreSQL was unreachable (`missed`), or a gap longer than `tolerance`
-    between two sightings (a sweep stuck on a connection), makes the stretch since the last sighting a
-    downtime. Downtimes are kept while they can still matter: until they ended a heartbeat timeout ago.
+    A sweep that failed because PostgreSQL was unreachable (`missed`) makes the stretch since the last
+    sighting a downtime. A sweep that was merely late (a loaded machine) is not one: heartbeats were being
+    recorded meanwhile. Downtimes are kept while they can still matter: until they ended a timeout ago.
     """
 
-    def __init__(self, tolerance: timedelta) -> None:
-        self._tolerance = tolerance
+    def __init__(self) -> None:
         self._last_seen: datetime | None = None
         self._missed = False
         self._downtimes: list[Downtime] = []
@@ -111,7 +110,7 @@ class DatabaseSightings:
     def saw(self, now: datetime, keep: timedelta | None) -> tuple[Downtime, ...]:
         """The database answered at `now`; returns the downtimes that still count against nobody."""
         last = self._last_seen
-        if last is not None and (self._missed or now - last > self._tolerance):
+        if last is not None and self._missed:
             self._downtimes.append(Downtime(last, now))
         self._last_seen, self._missed = now, False
         if keep is not None:
