@@ -11,7 +11,7 @@ from fastapi import APIRouter, Depends, Header, Query, Request, Response
 from sse_starlette import EventSourceResponse, ServerSentEvent
 
 from router.assigner import Assigner
-from router.auth import Principal, bearer, hash_token, is_admin_token, issue_token
+from router.auth import Principal, TokenCache, bearer, hash_token, is_admin_token, issue_token
 from router.errors import Conflict, Forbidden, NotFound, Unauthenticated, Unavailable
 from router.live import HeldConversations, LiveEvents
 from router.store import accounts as account_store
@@ -19,12 +19,15 @@ from router.store import agents as agent_store
 from router.store import conversations as conversation_store
 from router.store import quick_replies as quick_reply_store
 from router.views import (
+    EXTERNAL_ID_MAX,
+    LABEL_MAX,
     AcceptedReply,
     AccountView,
     AgentView,
     AssignedEvent,
     ContactView,
     ConversationDetail,
+    ConversationStatus,
     ConversationView,
     CreatedAgent,
     Items,
@@ -51,6 +54,7 @@ class RouterState:
         topics: Topics,
         admin_token: str,
         live: LiveEvents,
+        token_cache_ttl_s: float = 5.0,
     ) -> None:
         self.pool = pool
         self.live = live
@@ -58,8 +62,9 @@ class RouterState:
         self.assigner = assigner
         self.topics = topics
         self.admin_token = admin_token
-        # Agent tokens never change once issued, so a token's agent is looked up once per process.
-        self.agents_by_token_hash: dict[str, UUID] = {}
+        # A token's agent is looked up once per TTL per process: a revoked token stops working everywhere
+        # within `token_cache_ttl_s` (router/auth.py TokenCache).
+        self.agents_by_token_hash = TokenCache(token_cache_ttl_s)
 
 
 async def _state(request: Request) -> RouterState:  # async: FastAPI runs a sync dependency in a thread
@@ -82,8 +87,8 @@ async def _principal(state: State, authorization: Annotated[str | None, Header()
         async with state.pool.acquire() as conn:
             agent_id = await agent_store.agent_by_token_hash(conn, token_hash)
         if agent_id is None:
-            raise Unauthenticated("unknown token")
-        state.agents_by_token_hash[token_hash] = agent_id
+            raise Unauthenticated("unknown or revoked token")
+        state.agents_by_token_hash.put(token_hash, agent_id)
     return Principal(is_admin=False, agent_id=agent_id)
 
 
@@ -114,6 +119,32 @@ async def list_agents(caller: Caller, state: State) -> Items[AgentView]:
     require_admin(caller)
     async with state.pool.acquire() as conn:
         return Items(items=[AgentView.of(r) for r in await agent_store.list_agents(conn)])
+
+
+@routes.post("/agents/{agent_id}/token")
+async def replace_agent_token(agent_id: UUID, caller: Caller, state: State) -> CreatedAgent:
+    """Admin: a new token for the agent, shown once; the old one stops working (on other router processes
+    within SWITCHBOARD_TOKEN_CACHE_TTL_S)."""
+    require_admin(caller)
+    token = issue_token()
+    async with state.pool.acquire() as conn:
+        if not await agent_store.replace_token(conn, agent_id, hash_token(token)):
+            raise NotFound(f"no agent {agent_id}")
+        row = await agent_store.get_agent(conn, agent_id)
+    state.agents_by_token_hash.forget_agent(agent_id)
+    assert row is not None
+    return CreatedAgent(**AgentView.of(row).model_dump(), token=token)
+
+
+@routes.delete("/agents/{agent_id}/token", status_code=204)
+async def revoke_agent_token(agent_id: UUID, caller: Caller, state: State) -> Response:
+    """Admin: the agent's token stops working and no new one is issued until `POST .../token`."""
+    require_admin(caller)
+    async with state.pool.acquire() as conn:
+        if not await agent_store.replace_token(conn, agent_id, None):
+            raise NotFound(f"no agent {agent_id}")
+    state.agents_by_token_hash.forget_agent(agent_id)
+    return Response(status_code=204)
 
 
 @routes.get("/accounts")
@@ -187,6 +218,10 @@ async def agent_events(agent_id: UUID, caller: Caller, state: State) -> EventSou
     a reply in one of their conversations may or may not have reached the customer."""
     if not caller.may_act_as(agent_id):
         raise Forbidden("agents may only follow their own events")
+    # Read before the stream's 200 is sent: an unknown agent is a 404 and an outage a 503, not a broken stream.
+    async with state.pool.acquire() as conn:
+        if await agent_store.get_agent(conn, agent_id) is None:
+            raise NotFound(f"no agent {agent_id}")
     return EventSourceResponse(_agent_event_stream(state, agent_id), ping=15)
 
 
@@ -226,9 +261,9 @@ async def _agent_event_stream(state: RouterState, agent_id: UUID) -> AsyncIterat
 async def search_conversations(
     caller: Caller,
     state: State,
-    status: str | None = None,
-    channel: str | None = None,
-    external_id: str | None = None,
+    status: ConversationStatus | None = None,
+    channel: Annotated[str | None, Query(max_length=LABEL_MAX)] = None,
+    external_id: Annotated[str | None, Query(max_length=EXTERNAL_ID_MAX)] = None,
     limit: Annotated[int, Query(ge=1, le=1000)] = 100,
 ) -> Items[ConversationView]:
     require_admin(caller)

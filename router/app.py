@@ -2,13 +2,17 @@
 
 import asyncio
 import functools
+import logging
+import math
 from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
 
+import asyncpg
 from fastapi import FastAPI, Request
 from fastapi.encoders import jsonable_encoder
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
+from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from router.api import RouterState, routes
 from router.assigner import Assigner
@@ -18,10 +22,11 @@ from router.consumer import InboundHandler
 from router.contacts_api import routes as contact_routes
 from router.dead_letter_keeper import DeadLetterKeeper
 from router.dead_letters_api import routes as dead_letter_routes
-from router.errors import ApiError
+from router.errors import OUTAGES, RETRY_AFTER_S, ApiError, DatabaseUnavailable, Unavailable, outage_of
 from router.handover_api import routes as handover_routes
 from router.live import LiveEvents, follow_assignments, make_follower
 from router.quick_replies_api import routes as quick_reply_routes
+from router.request_limits import RequestLimits
 from router.settings import RouterSettings
 from router.store.accounts import ensure_account
 from services.consuming import ConsumePolicy, consume, stop_background
@@ -32,6 +37,7 @@ from services.metrics import FASTAPI_TELEMETRY_OFF, metrics_routes
 from services.postgres import Pool, create_pool, migrate
 
 SHUTDOWN_DEADLINE_S = 10.0
+log = logging.getLogger(__name__)
 
 
 def create_app(settings: RouterSettings) -> FastAPI:
@@ -56,7 +62,13 @@ def create_app(settings: RouterSettings) -> FastAPI:
             assigner = Assigner(pool, producer, topics, settings.routing_policy)
             live = LiveEvents()
             app.state.router = RouterState(
-                pool, producer, assigner, topics, settings.admin_token.get_secret_value(), live
+                pool,
+                producer,
+                assigner,
+                topics,
+                settings.admin_token.get_secret_value(),
+                live,
+                token_cache_ttl_s=settings.token_cache_ttl_s,
             )
             if settings.serves_api:
                 follower = make_follower(settings.kafka_bootstrap, client_id="switchboard-router-live")
@@ -162,16 +174,83 @@ def create_app(settings: RouterSettings) -> FastAPI:
         )
     )
 
+    _answer_errors_as_json(app, settings)
+    return app
+
+
+def _answer_errors_as_json(app: FastAPI, settings: RouterSettings) -> None:
+    """Every refusal is JSON `{"error", "detail"}` with its status; our own outage is a 503, never a 500."""
+    app.add_middleware(RequestLimits, max_body_bytes=settings.max_body_bytes)
+
     @app.exception_handler(ApiError)
     async def refuse(_: Request, error: ApiError) -> JSONResponse:
-        return JSONResponse({"error": error.code, "detail": error.detail}, status_code=error.status)
+        return _error_response(error)
 
     @app.exception_handler(RequestValidationError)
     async def invalid(_: Request, error: RequestValidationError) -> JSONResponse:
         # jsonable_encoder: a model validator's error carries the ValueError itself, which JSON cannot hold.
-        return JSONResponse({"error": "invalid_request", "detail": jsonable_encoder(error.errors())}, status_code=422)
+        detail = jsonable_encoder(
+            error.errors(), custom_encoder={bytes: _printable, str: _printable, float: _finite_or_text}
+        )
+        return JSONResponse({"error": "invalid_request", "detail": detail}, status_code=422)
 
-    return app
+    @app.exception_handler(StarletteHTTPException)
+    async def http_error(_: Request, error: StarletteHTTPException) -> JSONResponse:
+        code = _HTTP_CODES.get(error.status_code, "bad_request")
+        return JSONResponse(
+            {"error": code, "detail": error.detail}, status_code=error.status_code, headers=error.headers
+        )
+
+    async def unstorable(_: Request, error: Exception) -> JSONResponse:
+        # A value PostgreSQL refused (out of range, untranslatable) or UTF-8 cannot encode: the input's fault.
+        # The models refuse these first; this is the net under a field they missed.
+        detail = _printable(str(error.args[0]) if error.args else type(error).__name__)
+        return JSONResponse({"error": "invalid_request", "detail": detail}, status_code=422)
+
+    app.add_exception_handler(asyncpg.DataError, unstorable)
+    app.add_exception_handler(UnicodeError, unstorable)
+
+    async def outage(request: Request, error: Exception) -> JSONResponse:
+        unavailable = outage_of(error)
+        if unavailable is None:
+            log.error("unexpected error on %s %s", request.method, request.url.path, exc_info=error)
+            return JSONResponse({"error": "internal_error", "detail": "see the router's log"}, status_code=500)
+        log.warning("%s %s: %s (%r)", request.method, request.url.path, unavailable.code, error)
+        if isinstance(unavailable, DatabaseUnavailable):
+            # Connections that saw PostgreSQL go away are replaced on their next acquire, not reused.
+            state: RouterState | None = getattr(request.app.state, "router", None)
+            if state is not None:
+                await state.pool.expire_connections()
+        return _error_response(unavailable)
+
+    for kind in (*OUTAGES, Exception):
+        app.add_exception_handler(kind, outage)
+
+
+_HTTP_CODES = {
+    400: "bad_request",
+    404: "not_found",
+    405: "method_not_allowed",
+    413: "payload_too_large",
+    415: "unsupported_media_type",
+}
+
+
+def _error_response(error: ApiError) -> JSONResponse:
+    headers = {"Retry-After": str(RETRY_AFTER_S)} if isinstance(error, Unavailable) else None
+    return JSONResponse({"error": error.code, "detail": error.detail}, status_code=error.status, headers=headers)
+
+
+def _printable(value: str | bytes) -> str:
+    """Echoed input made safe for JSON: lone surrogates and undecodable bytes escaped, not raised on."""
+    if isinstance(value, bytes):
+        return value.decode("utf-8", "backslashreplace")
+    return value.encode("utf-8", "backslashreplace").decode("utf-8")
+
+
+def _finite_or_text(value: float) -> float | str:
+    """An echoed NaN or infinity (which JSON cannot hold) as its name."""
+    return value if math.isfinite(value) else str(value)
 
 
 async def _record_configured_accounts(pool: Pool, settings: RouterSettings) -> None:

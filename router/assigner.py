@@ -22,7 +22,8 @@ from uuid import UUID
 from aiokafka import AIOKafkaProducer
 
 from router.assignment import after_assignment, rank_agents
-from router.presence import OfflineHold, PresencePolicy
+from router.errors import DatabaseUnavailable, outage_of
+from router.presence import DatabaseSightings, OfflineHold, PresencePolicy
 from router.queueing import RoutingPolicy, candidates
 from router.store.agents import (
     agents_by_status,
@@ -62,6 +63,7 @@ class Assigner:
         self._producer = producer
         self._topics = topics
         self._policy = policy
+        self._sightings = DatabaseSightings()
 
     async def drain(
         self,
@@ -153,7 +155,8 @@ class Assigner:
         hold is up: after the grace for a timeout, at once (a release that did not happen) for a log-off."""
         async with self._pool.acquire() as conn:
             now = await database_clock(conn)
-            silent = policy.timed_out(await present_agents(conn), now)
+            downtimes = self._sightings.saw(now, keep=policy.heartbeat_timeout)
+            silent = policy.timed_out(await present_agents(conn), now, downtimes)
             silent_before = policy.silent_before(now)
             if silent and silent_before is not None:
                 for agent_id in await time_out(conn, silent, silent_before):
@@ -180,8 +183,13 @@ class Assigner:
                     QUEUE_DEPTH.set(await queue_depth(conn))
                     for status, count in (await agents_by_status(conn)).items():
                         AGENTS.labels(status=status).set(count)
-            except Exception:
-                log.exception("queue sweep failed; retrying in %.1fs", interval_s)
+            except Exception as error:
+                if isinstance(outage_of(error), DatabaseUnavailable):
+                    # Heartbeats are refused meanwhile: the time until the next sighting is not the agents'.
+                    self._sightings.missed()
+                    log.warning("queue sweep: PostgreSQL unavailable (%r); retrying in %.1fs", error, interval_s)
+                else:
+                    log.exception("queue sweep failed; retrying in %.1fs", interval_s)
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(stopping.wait(), interval_s)
 

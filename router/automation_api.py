@@ -10,17 +10,24 @@
   `DELETE /v1/intents/{id}`. While no rule is configured, the shipped defaults (router/intents.py) apply.
 """
 
-import re
-from typing import Any
+from typing import Annotated, Any
 from uuid import UUID
 
-from fastapi import APIRouter, Response
+from fastapi import APIRouter, Path, Response
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from router.api import Caller, State, require_admin
 from router.business_hours import InvalidSchedule, Schedule
 from router.errors import InvalidRequest, NotFound
+from router.intents import pattern_problem
 from router.store import automation as automation_store
+from router.templates import REPLY_PLACEHOLDERS, template_problem
+from router.views import EXTERNAL_ID_MAX, LIST_MAX, ExternalId, Label, Text
+
+# An account's external id in a path: as bounded as in a body.
+AccountPath = Annotated[str, Path(min_length=1, max_length=EXTERNAL_ID_MAX)]
+POSITION_MAX = 10_000
+MIN_INTERVAL_MAX_S = 366 * 24 * 3600
 
 routes = APIRouter(prefix="/v1")
 
@@ -28,7 +35,7 @@ routes = APIRouter(prefix="/v1")
 class SwitchUpdate(BaseModel):
     model_config = ConfigDict(frozen=True, extra="forbid")
     enabled: bool
-    account: str | None = None
+    account: ExternalId | None = None
 
 
 class AutomationView(BaseModel):
@@ -39,21 +46,27 @@ class AutomationView(BaseModel):
 class NewIntentRule(BaseModel):
     model_config = ConfigDict(frozen=True, extra="forbid")
     intent: str = Field(pattern=r"^[a-z0-9_]{2,40}$")
-    keywords: list[str] = []
-    patterns: list[str] = []
-    reply: str | None = Field(default=None, max_length=4096)
-    account: str | None = None
-    position: int = 0
+    keywords: list[Label] = Field(default=[], max_length=LIST_MAX)
+    patterns: list[Text] = Field(default=[], max_length=LIST_MAX)
+    reply: Text | None = None
+    account: ExternalId | None = None
+    position: int = Field(default=0, ge=-POSITION_MAX, le=POSITION_MAX)
 
     @field_validator("patterns")
     @classmethod
-    def _compiles(cls, patterns: list[str]) -> list[str]:
+    def _linear_time(cls, patterns: list[str]) -> list[str]:
+        # Patterns run on every message: only what RE2 matches in linear time is accepted (router/intents.py).
         for pattern in patterns:
-            try:
-                re.compile(pattern)
-            except re.error as error:
-                raise ValueError(f"pattern {pattern!r} does not compile: {error}") from error
+            if problem := pattern_problem(pattern):
+                raise ValueError(problem)
         return patterns
+
+    @field_validator("reply")
+    @classmethod
+    def _renders(cls, reply: str | None) -> str | None:
+        if reply is not None and (problem := template_problem(reply, REPLY_PLACEHOLDERS)):
+            raise ValueError(problem)
+        return reply
 
 
 class IntentRuleView(NewIntentRule):
@@ -119,13 +132,15 @@ async def delete_intent(rule_id: UUID, caller: Caller, state: State) -> Response
 class ScheduleUpdate(BaseModel):
     model_config = ConfigDict(frozen=True, extra="forbid")
     schedule: dict[str, Any]
-    greeting: str | None = Field(default=None, max_length=4096)
-    away_template: str | None = Field(default=None, max_length=4096)
-    min_interval_s: int = Field(default=4 * 3600, ge=0)
+    # Both are filled by plain substitution of "{back}" (router/away.py), never str.format: no placeholder
+    # can reach anything, so they need no template check, only bounds.
+    greeting: Text | None = None
+    away_template: Text | None = None
+    min_interval_s: int = Field(default=4 * 3600, ge=0, le=MIN_INTERVAL_MAX_S)
 
 
 @routes.put("/schedules/{account}")
-async def set_schedule(account: str, update: ScheduleUpdate, caller: Caller, state: State) -> dict[str, Any]:
+async def set_schedule(account: AccountPath, update: ScheduleUpdate, caller: Caller, state: State) -> dict[str, Any]:
     require_admin(caller)
     try:
         schedule = Schedule.from_dict(update.schedule)
@@ -147,7 +162,7 @@ async def list_schedules(caller: Caller, state: State) -> dict[str, list[dict[st
 
 
 @routes.delete("/schedules/{account}", status_code=204)
-async def delete_schedule(account: str, caller: Caller, state: State) -> Response:
+async def delete_schedule(account: AccountPath, caller: Caller, state: State) -> Response:
     """The account has no business hours any more: no away or greeting messages."""
     require_admin(caller)
     async with state.pool.acquire() as conn:

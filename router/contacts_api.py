@@ -9,12 +9,14 @@
 - `POST /v1/contacts/{id}/merge` `{"from_contact_id"}`: fold another contact into this one.
 """
 
+import math
+from decimal import Decimal, InvalidOperation
 from typing import Annotated, Any
 from uuid import UUID
 
 import asyncpg
 from fastapi import APIRouter, Body, Query
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field
 
 from router.api import Caller, State, require_admin
 from router.errors import Conflict, NotFound
@@ -22,8 +24,17 @@ from router.identity import phone_of
 from router.priority import priority_of, tags_of
 from router.store import contacts as contact_store
 from router.store.priorities import decide_contact_priority
-from schemas.inbound import Channel
+from router.views import EXTERNAL_ID_MAX, LABEL_MAX, ExternalId, Label, Name, one_line
 from services.postgres import Connection, in_transaction
+
+# What a CRM may store on a contact: enough for any real record, too little to hurt the router.
+ATTRIBUTES_MAX = 100
+ATTRIBUTE_TEXT_MAX = 2000
+ATTRIBUTE_LIST_MAX = 100
+ATTRIBUTE_DEPTH_MAX = 4
+# The attributes priority is computed from (router/priority.py): finite numbers, as numbers or numeric strings.
+NUMERIC_ATTRIBUTES = ("monthly_spend", "returns_90d")
+NUMERIC_ATTRIBUTE_MAX = Decimal(10) ** 15
 
 routes = APIRouter(prefix="/v1")
 
@@ -54,15 +65,90 @@ class ContactDetail(BaseModel):
         )
 
 
+def attributes_problem(attributes: dict[str, Any]) -> str | None:
+    """Why these attributes cannot be stored, or None. Pure.
+
+    NaN and infinities are refused everywhere (JSON cannot hold them, and a comparison with NaN raises), and
+    the numeric attributes priority reads must be finite numbers in range, so one CRM push cannot break a
+    contact for good."""
+    if len(attributes) > ATTRIBUTES_MAX:
+        return f"at most {ATTRIBUTES_MAX} attributes"
+    for key, value in attributes.items():
+        if not 1 <= len(key) <= LABEL_MAX:
+            return f"attribute names are 1-{LABEL_MAX} characters"
+        try:
+            one_line(key)
+        except ValueError as error:
+            return f"attribute name {key!r}: {error}"
+        if problem := _value_problem(value, 1):
+            return f"attribute {key!r}: {problem}"
+        if key in NUMERIC_ATTRIBUTES and value is not None and (problem := _numeric_problem(value)):
+            return f"attribute {key!r}: {problem}"
+    return None
+
+
+def _value_problem(value: Any, depth: int) -> str | None:
+    if depth > ATTRIBUTE_DEPTH_MAX:
+        return f"nested deeper than {ATTRIBUTE_DEPTH_MAX} levels"
+    if value is None or isinstance(value, bool | int):
+        return None if not isinstance(value, int) or abs(value) < 2**63 else "integer out of range"
+    if isinstance(value, float):
+        return None if math.isfinite(value) else "NaN and infinities are not numbers JSON can hold"
+    if isinstance(value, str):
+        if len(value) > ATTRIBUTE_TEXT_MAX:
+            return f"text longer than {ATTRIBUTE_TEXT_MAX} characters"
+        return None if "\x00" not in value and _encodes(value) else "NUL and lone surrogates are not allowed"
+    if isinstance(value, list):
+        if len(value) > ATTRIBUTE_LIST_MAX:
+            return f"lists hold at most {ATTRIBUTE_LIST_MAX} items"
+        return next((p for v in value if (p := _value_problem(v, depth + 1))), None)
+    if isinstance(value, dict):
+        if len(value) > ATTRIBUTES_MAX:
+            return f"objects hold at most {ATTRIBUTES_MAX} keys"
+        return next(
+            (p for k, v in value.items() if (p := _value_problem(k, depth + 1) or _value_problem(v, depth + 1))), None
+        )
+    return f"unsupported value of type {type(value).__name__}"
+
+
+def _numeric_problem(value: Any) -> str | None:
+    if isinstance(value, bool) or not isinstance(value, int | float | str):
+        return "must be a number"
+    try:
+        number = Decimal(str(value))
+    except InvalidOperation:
+        return "must be a number"
+    if not number.is_finite() or abs(number) >= NUMERIC_ATTRIBUTE_MAX:
+        return f"must be a finite number below {NUMERIC_ATTRIBUTE_MAX:.0e}"
+    return None
+
+
+def _encodes(text: str) -> bool:
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        return False
+    return True
+
+
+def _checked(attributes: dict[str, Any]) -> dict[str, Any]:
+    if problem := attributes_problem(attributes):
+        raise ValueError(problem)
+    return attributes
+
+
+Attributes = Annotated[dict[str, Any], AfterValidator(_checked)]
+
+
 class Identity(BaseModel):
     model_config = ConfigDict(frozen=True, extra="forbid")
-    channel: Channel | str = Field(description="a channel, or 'phone' for a number in E.164")
-    external_id: str = Field(min_length=1, max_length=320)
+    channel: Label = Field(description="a channel, or 'phone' for a number in E.164")
+    external_id: ExternalId
 
 
 class CrmRecord(Identity):
-    display_name: str | None = None
-    attributes: dict[str, Any] = {}
+    display_name: Name | None = None
+    attributes: Attributes = {}
 
 
 class MergeRequest(BaseModel):
@@ -78,7 +164,10 @@ def _identities(identity: Identity) -> list[tuple[str, str]]:
 
 @routes.get("/contacts")
 async def find_contact(
-    caller: Caller, state: State, channel: Annotated[str, Query()], external_id: Annotated[str, Query()]
+    caller: Caller,
+    state: State,
+    channel: Annotated[str, Query(max_length=LABEL_MAX)],
+    external_id: Annotated[str, Query(max_length=EXTERNAL_ID_MAX)],
 ) -> ContactDetail:
     require_admin(caller)
     async with state.pool.acquire() as conn:
@@ -100,7 +189,7 @@ async def get_contact(contact_id: UUID, caller: Caller, state: State) -> Contact
 
 @routes.put("/contacts/{contact_id}/attributes")
 async def set_attributes(
-    contact_id: UUID, caller: Caller, state: State, changes: Annotated[dict[str, Any], Body()]
+    contact_id: UUID, caller: Caller, state: State, changes: Annotated[Attributes, Body()]
 ) -> ContactDetail:
     require_admin(caller)
     async with state.pool.acquire() as conn:

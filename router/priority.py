@@ -45,9 +45,11 @@ def _decimal(value: Any) -> Decimal | None:
     if isinstance(value, bool) or value is None:
         return None
     try:
-        return Decimal(str(value))
+        number = Decimal(str(value))
     except InvalidOperation:
         return None
+    # "NaN" or "Infinity" stored before the API refused them: comparing NaN raises, so it counts as unset.
+    return number if number.is_finite() else None
 
 
 PRIORITY_RETURNS = 2  # returns in 90 days that earn the "priority" tag

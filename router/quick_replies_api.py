@@ -19,7 +19,7 @@ from router.api import Caller, State, require_admin
 from router.errors import Conflict, NotFound
 from router.quick_replies import Clash, names_problem, placeholder_problem
 from router.store import quick_replies as quick_reply_store
-from router.views import Items
+from router.views import Items, Text
 from services.postgres import in_transaction
 
 routes = APIRouter(prefix="/v1")
@@ -30,7 +30,7 @@ class NewQuickReply(BaseModel):
     shortcut: str
     synonyms: list[str] = Field(default=[], max_length=20)
     # As long as a reply may be (router/views.py NewReply).
-    text: str = Field(min_length=1, max_length=4096)
+    text: Text
 
     @model_validator(mode="after")
     def _names(self) -> "NewQuickReply":

@@ -21,6 +21,12 @@ class RouterSettings(CommonSettings):
     # How often the queue is swept for capacity nobody claimed; assignment normally happens on events.
     queue_sweep_interval_s: float = 1.0
     database_pool_size: int = 10
+    # The API's request bodies (JSON everywhere) are refused above this before they are read
+    # (router/request_limits.py): 64 KiB holds the longest reply, template or CRM record many times over.
+    max_body_bytes: int = Field(default=64 * 1024, ge=1024)
+    # How long a router process trusts its cached token -> agent lookup: a revoked agent token stops working
+    # on every process within this bound (0: no cache, one indexed lookup per call).
+    token_cache_ttl_s: float = Field(default=5.0, ge=0)
     # Presence (router/presence.py): an agent whose client sent no heartbeat for this long is marked
     # offline by the sweep (0: never, for clients that do not send heartbeats yet), and keeps their
     # conversations this long in case they come back.

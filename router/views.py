@@ -1,15 +1,57 @@
-"""What the agent/admin API answers: request bodies and response shapes."""
+"""What the agent/admin API answers: request bodies and response shapes.
 
+Every field a caller sends is bounded (length, count, range) and must be storable: PostgreSQL's text
+cannot hold NUL, and UTF-8 cannot hold a lone surrogate, so both are a 422 here rather than a database
+error later. Names and labels are one line, without control characters.
+"""
+
+import unicodedata
 from datetime import datetime
-from typing import Any, Generic, Literal, TypeVar
+from typing import Annotated, Any, Generic, Literal, TypeVar
 from uuid import UUID
 
 import asyncpg
-from pydantic import BaseModel, ConfigDict, Field, model_validator
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, StringConstraints, model_validator
 
 from schemas.delivery import OutboundStatus
 
 T = TypeVar("T")
+
+NAME_MAX = 200
+LABEL_MAX = 64
+EXTERNAL_ID_MAX = 320  # an email address, the longest external id a channel has
+TEXT_MAX = 4096  # a reply, a note, a template
+LIST_MAX = 50
+
+
+def storable_text(value: str) -> str:
+    """Text PostgreSQL can store: no NUL, and valid UTF-8 (no lone surrogate, which JSON's \\ud800 can make)."""
+    if "\x00" in value:
+        raise ValueError("NUL characters are not allowed")
+    try:
+        value.encode("utf-8")
+    except UnicodeEncodeError:
+        raise ValueError("lone surrogates are not text") from None
+    return value
+
+
+def one_line(value: str) -> str:
+    """A name or label: no control characters at all (no NUL, newline, escape, bidi override)."""
+    storable_text(value)
+    if any(unicodedata.category(c) in ("Cc", "Cf", "Cs") for c in value):
+        raise ValueError("control and format characters are not allowed")
+    if not value.strip():
+        raise ValueError("must not be blank")
+    return value
+
+
+Text = Annotated[str, StringConstraints(min_length=1, max_length=TEXT_MAX), AfterValidator(storable_text)]
+Name = Annotated[str, StringConstraints(min_length=1, max_length=NAME_MAX), AfterValidator(one_line)]
+Label = Annotated[str, StringConstraints(min_length=1, max_length=LABEL_MAX), AfterValidator(one_line)]
+ExternalId = Annotated[str, StringConstraints(min_length=1, max_length=EXTERNAL_ID_MAX), AfterValidator(one_line)]
+# BCP 47, as short as the team's settings write them: "en", "pt-BR", "zh-Hant".
+LanguageCode = Annotated[str, StringConstraints(pattern=r"^[a-z]{2,3}(-[A-Za-z0-9]{2,8}){0,2}$")]
+ConversationStatus = Literal["bot", "queued", "assigned", "resolved"]
 
 
 class _View(BaseModel):
@@ -18,9 +60,9 @@ class _View(BaseModel):
 
 class NewAgent(_View):
     model_config = ConfigDict(frozen=True, extra="forbid")
-    name: str = Field(min_length=1, max_length=200)
-    skills: list[str] = []
-    languages: list[str] = []
+    name: Name
+    skills: list[Label] = Field(default=[], max_length=LIST_MAX)
+    languages: list[LanguageCode] = Field(default=[], max_length=LIST_MAX)
     max_pending: int = Field(default=5, ge=0, le=1000)
 
 
@@ -31,7 +73,7 @@ class PresenceUpdate(_View):
 
 class NewReply(_View):
     model_config = ConfigDict(frozen=True, extra="forbid")
-    text: str = Field(min_length=1, max_length=4096)
+    text: Text
     # "Send and resolve": the reply is queued first, then the conversation closed, in one call.
     resolve: bool = False
 
@@ -52,7 +94,7 @@ class TransferRequest(_View):
 
 class NewNote(_View):
     model_config = ConfigDict(frozen=True, extra="forbid")
-    text: str = Field(min_length=1, max_length=4096)
+    text: Text
 
 
 class AgentView(_View):

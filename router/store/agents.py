@@ -45,6 +45,15 @@ async def agent_by_token_hash(conn: Connection, token_hash: str) -> UUID | None:
     return agent_id
 
 
+async def replace_token(conn: Connection, agent_id: UUID, token_hash: str | None) -> bool:
+    """Give the agent a new token hash (None: no token at all); False for an unknown agent. The old token
+    stops matching in the same statement."""
+    replaced = await conn.fetchval(
+        "UPDATE agents SET token_hash = $2, token_issued_at = now() WHERE id = $1 RETURNING id", agent_id, token_hash
+    )
+    return replaced is not None
+
+
 async def get_agent(conn: Connection, agent_id: UUID) -> asyncpg.Record | None:
     return await conn.fetchrow(f"SELECT {_AGENT_COLUMNS} FROM agents WHERE id = $1", agent_id)
 

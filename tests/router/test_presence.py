@@ -3,7 +3,7 @@
 from datetime import UTC, datetime, timedelta
 from uuid import UUID
 
-from router.presence import INTERRUPTED_RELEASE_AFTER, OfflineHold, PresencePolicy, Seen
+from router.presence import INTERRUPTED_RELEASE_AFTER, DatabaseSightings, Downtime, OfflineHold, PresencePolicy, Seen
 
 NOW = datetime(2026, 11, 23, 9, 0, tzinfo=UTC)
 POLICY = PresencePolicy.of_seconds(heartbeat_timeout_s=60, offline_grace_s=30)
@@ -59,3 +59,36 @@ def test_no_grace_releases_a_timed_out_agent_at_the_next_sweep():
     policy = PresencePolicy.of_seconds(heartbeat_timeout_s=60, offline_grace_s=0)
     just_now = hold(1, "heartbeat_timeout", 0)
     assert policy.releases_due([just_now], NOW) == [just_now]
+
+
+def test_our_downtime_is_not_counted_as_the_agents_silence():
+    # Heard from 90 s ago, then PostgreSQL was down for 80 s: 10 s of real silence.
+    down = Downtime(NOW - timedelta(seconds=85), NOW - timedelta(seconds=5))
+    assert POLICY.timed_out([seen(1, 90)], NOW, [down]) == []
+    assert POLICY.timed_out([seen(1, 90)], NOW) == [UUID(int=1)]
+    # Silent for long before the downtime too: still timed out.
+    assert POLICY.timed_out([seen(2, 200)], NOW, [down]) == [UUID(int=2)]
+
+
+def test_a_downtime_counts_only_where_it_overlaps_the_silence():
+    down = Downtime(NOW - timedelta(seconds=100), NOW - timedelta(seconds=20))
+    assert down.overlap(NOW - timedelta(seconds=50), NOW) == timedelta(seconds=30)
+    assert down.overlap(NOW - timedelta(seconds=10), NOW) == timedelta(0)
+    # 70 s silent, 50 of them ours: 20 s of silence.
+    assert POLICY.timed_out([seen(1, 70)], NOW, [down]) == []
+
+
+def test_the_sweep_records_a_downtime_after_a_missed_sighting_and_not_after_a_late_one():
+    sightings = DatabaseSightings()
+    keep = timedelta(seconds=60)
+    assert sightings.saw(NOW, keep) == ()
+    # Late but not failed (a loaded machine): heartbeats were recorded meanwhile, so no downtime.
+    assert sightings.saw(NOW + timedelta(seconds=20), keep) == ()
+    sightings.missed()
+    after_outage = NOW + timedelta(seconds=60)
+    assert sightings.saw(after_outage, keep) == (Downtime(NOW + timedelta(seconds=20), after_outage),)
+    # Kept while it can matter (it ended less than a heartbeat timeout ago), then forgotten.
+    assert sightings.saw(after_outage + timedelta(seconds=60), keep) == (
+        Downtime(NOW + timedelta(seconds=20), after_outage),
+    )
+    assert sightings.saw(after_outage + timedelta(seconds=61), keep) == ()
