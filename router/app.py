@@ -18,6 +18,7 @@ from router.contacts_api import routes as contact_routes
 from router.errors import ApiError
 from router.handover_api import routes as handover_routes
 from router.live import LiveEvents, follow_assignments, make_follower
+from router.outbox import OutboxRelay
 from router.quick_replies_api import routes as quick_reply_routes
 from router.settings import RouterSettings
 from router.store.accounts import ensure_account
@@ -50,6 +51,8 @@ def create_app(settings: RouterSettings) -> FastAPI:
             await producer.start()
             assigner = Assigner(pool, producer, topics, settings.routing_policy)
             live = LiveEvents()
+            # Every process, either role, runs a relay; one at a time publishes (router/outbox.py).
+            background.append(asyncio.create_task(OutboxRelay(dsn, producer).run_until(stopping), name="outbox-relay"))
             app.state.router = RouterState(
                 pool, producer, assigner, topics, settings.admin_token.get_secret_value(), live
             )
@@ -61,9 +64,7 @@ def create_app(settings: RouterSettings) -> FastAPI:
                     )
                 )
             if settings.consumes:
-                automation = Automation(
-                    pool, producer, topics, settings.orders_api_base, settings.order_lookup_timeout_s
-                )
+                automation = Automation(pool, topics, settings.orders_api_base, settings.order_lookup_timeout_s)
                 closing.append(automation.close)
                 await automation.refresh()
                 background.append(
