@@ -14,7 +14,8 @@ async def enqueue(conn: Connection, records: list[tuple[str, bytes, bytes]]) -> 
     if records:
         await conn.execute(
             """INSERT INTO outbox (topic, key, value)
-               SELECT * FROM unnest($1::text[], $2::bytea[], $3::bytea[]) WITH ORDINALITY AS r(topic, key, value, n)
+               SELECT r.topic, r.key, r.value
+                 FROM unnest($1::text[], $2::bytea[], $3::bytea[]) WITH ORDINALITY AS r(topic, key, value, n)
                 ORDER BY n""",
             [topic for topic, _, _ in records],
             [key for _, key, _ in records],
