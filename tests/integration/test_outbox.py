@@ -18,6 +18,7 @@ from loadtests.ports import free_port
 from tests.integration.client import Switchboard, eventually
 from tests.integration.conftest import Stack
 from tests.integration.services import ServiceProcess
+# The automation tests' fixtures, imported so pytest finds them here.
 from tests.integration.test_automation import automation_on, bot_replies, schedule_for  # noqa: F401
 
 pytestmark = pytest.mark.integration
@@ -140,8 +141,9 @@ async def outbox_empty(db: asyncpg.Connection) -> bool:
     return await db.fetchval("SELECT count(*) FROM outbox") == 0
 
 
+@pytest.mark.usefixtures("automation_on")
 async def test_the_bots_reply_goes_through_the_outbox(
-    switchboard: Switchboard, db: asyncpg.Connection, automation_on: None, relay_held_off: asyncpg.Connection
+    switchboard: Switchboard, db: asyncpg.Connection, relay_held_off: asyncpg.Connection
 ):
     await switchboard.customer_writes("972507770002", "Where is my order #1234?")
 
@@ -163,13 +165,12 @@ async def stored_bot_reply(db: asyncpg.Connection) -> str | None:
     return None if found is None else str(found)
 
 
+@pytest.mark.usefixtures("automation_on")
 async def test_the_away_message_goes_through_the_outbox(
-    switchboard: Switchboard,
-    db: asyncpg.Connection,
-    automation_on: None,
-    schedule_for: Any,
-    relay_held_off: asyncpg.Connection,
+    switchboard: Switchboard, db: asyncpg.Connection, request: pytest.FixtureRequest
 ):
+    schedule_for = request.getfixturevalue("schedule_for")
+    relay_held_off: asyncpg.Connection = request.getfixturevalue("relay_held_off")
     in_three_days = (datetime.now(UTC) + timedelta(days=3)).strftime("%a").lower()
     await schedule_for({"time_zone": "UTC", "weekly": {in_three_days: [["09:00", "17:00"]]}})
     await switchboard.customer_writes("972507770003", "My cat chewed the box, what now?")
