@@ -15,13 +15,16 @@ import pytest
 import pytest_asyncio
 
 from loadtests.ports import free_port
+from tests.integration import test_automation
 from tests.integration.client import Switchboard, eventually
 from tests.integration.conftest import Stack
 from tests.integration.services import ServiceProcess
-# The automation tests' fixtures, imported so pytest finds them here.
-from tests.integration.test_automation import automation_on, bot_replies, schedule_for  # noqa: F401
+from tests.integration.test_automation import bot_replies
 
 pytestmark = pytest.mark.integration
+# The automation tests' fixtures, named here so pytest finds them for this module's tests.
+automation_on = test_automation.automation_on
+schedule_for = test_automation.schedule_for
 
 # The relay's lock (router/outbox.py), spelled out here so the test does not borrow it from the code under test.
 RELAY_LOCK_KEY = "hashtextextended('switchboard.outbox.relay', 0)"
@@ -167,10 +170,8 @@ async def stored_bot_reply(db: asyncpg.Connection) -> str | None:
 
 @pytest.mark.usefixtures("automation_on")
 async def test_the_away_message_goes_through_the_outbox(
-    switchboard: Switchboard, db: asyncpg.Connection, request: pytest.FixtureRequest
+    switchboard: Switchboard, db: asyncpg.Connection, schedule_for: Any, relay_held_off: asyncpg.Connection
 ):
-    schedule_for = request.getfixturevalue("schedule_for")
-    relay_held_off: asyncpg.Connection = request.getfixturevalue("relay_held_off")
     in_three_days = (datetime.now(UTC) + timedelta(days=3)).strftime("%a").lower()
     await schedule_for({"time_zone": "UTC", "weekly": {in_three_days: [["09:00", "17:00"]]}})
     await switchboard.customer_writes("972507770003", "My cat chewed the box, what now?")
