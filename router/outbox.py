@@ -123,14 +123,21 @@ class OutboxRelay:
                 failures = 0
 
     async def _publish(self, rows: Sequence[asyncpg.Record]) -> list[int]:
-        """Send every row, await every ack; the ids Kafka acknowledged, in order."""
+        """Send every row, await every ack; the ids Kafka acknowledged, in order.
+
+        A topic Kafka refuses (unknown, unreachable leader) holds back only its own rows, so one broken topic
+        does not stall the others; a key's order lives within one topic, so holding back by topic keeps it.
+        """
         pending: list[tuple[int, Awaitable[object]]] = []
-        try:
-            for row in rows:
+        refused: set[str] = set()
+        for row in rows:
+            if row["topic"] in refused:
+                continue
+            try:
                 pending.append((row["id"], await self._producer.send(row["topic"], row["value"], key=row["key"])))
-        except (KafkaError, TimeoutError) as error:
-            # The rest of the batch waits for the next round; what was handed over is still acknowledged below.
-            log.warning("outbox relay cannot hand row %d to Kafka (%r); retrying", rows[len(pending)]["id"], error)
+            except (KafkaError, TimeoutError) as error:
+                refused.add(row["topic"])
+                log.warning("outbox relay cannot hand row %d to Kafka (%r); retrying", row["id"], error)
         outcomes = await asyncio.gather(*(ack for _, ack in pending), return_exceptions=True)
         acked = []
         for (row_id, _), outcome in zip(pending, outcomes, strict=True):
