@@ -52,7 +52,7 @@ class Publisher(Protocol):
 
 def backoff_s(failures: int) -> float:
     """Seconds to wait after `failures` consecutive failures: doubling from 0.1 s, capped at 5 s."""
-    return float(min(BACKOFF_MAX_S, BACKOFF_INITIAL_S * 2 ** max(0, failures - 1)))
+    return min(BACKOFF_MAX_S, BACKOFF_INITIAL_S * 2.0 ** min(max(0, failures - 1), 32))
 
 
 class OutboxRelay:
@@ -89,7 +89,7 @@ class OutboxRelay:
                 log.exception("outbox relay failed; restarting it")
                 await _pause(stopping, backoff_s(failures))
             finally:
-                OUTBOX_RELAY_LEADER.set(0)
+                _standing_by()
                 await _close(conn)
 
     async def _session(self, conn: Connection, stopping: asyncio.Event) -> None:
@@ -160,6 +160,13 @@ class OutboxRelay:
 
     def _notified(self, *_: object) -> None:
         self._wake.set()
+
+
+def _standing_by() -> None:
+    # Only the publishing process reports a backlog, so a sum or a max over processes reads true.
+    OUTBOX_RELAY_LEADER.set(0)
+    OUTBOX_WAITING.set(0)
+    OUTBOX_OLDEST_AGE.set(0)
 
 
 async def _close(conn: Connection) -> None:
