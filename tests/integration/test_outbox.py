@@ -8,6 +8,7 @@ import os
 import signal
 from collections.abc import AsyncIterator
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 from typing import Any
 
 import asyncpg
@@ -18,6 +19,7 @@ from loadtests.ports import free_port
 from tests.integration import test_automation
 from tests.integration.client import Switchboard, eventually
 from tests.integration.conftest import Stack
+from tests.integration.proxy import Cuttable
 from tests.integration.services import ServiceProcess
 from tests.integration.test_automation import bot_replies
 
@@ -26,6 +28,7 @@ pytestmark = pytest.mark.integration
 automation_on = test_automation.automation_on
 schedule_for = test_automation.schedule_for
 
+KAFKA_DETOUR = Path(__file__).with_name("kafka_detour")  # its sitecustomize.py reroutes a process's Kafka
 # The relay's lock (router/outbox.py), spelled out here so the test does not borrow it from the code under test.
 RELAY_LOCK_KEY = "hashtextextended('switchboard.outbox.relay', 0)"
 
@@ -142,6 +145,55 @@ async def delivery_status_is(db: asyncpg.Connection, message_id: str, status: st
 
 async def outbox_empty(db: asyncpg.Connection) -> bool:
     return await db.fetchval("SELECT count(*) FROM outbox") == 0
+
+
+@pytest_asyncio.fixture
+async def kafka_cut_router(stack: Stack) -> AsyncIterator[tuple[ServiceProcess, Cuttable]]:
+    """A further router (API only) whose every Kafka connection goes through a proxy the test can cut."""
+    proxy = Cuttable(9092)
+    proxy_port = await proxy.start()
+    port = free_port()
+    env = {
+        **stack.env,
+        "SWITCHBOARD_PORT": str(port),
+        "SWITCHBOARD_ROLES": "api",
+        "SWITCHBOARD_KAFKA_BOOTSTRAP": f"127.0.0.1:{proxy_port}",
+        "TEST_KAFKA_DETOUR": f"127.0.0.1:{proxy_port}",
+        "PYTHONPATH": str(KAFKA_DETOUR),
+    }
+    router = ServiceProcess("router", port, env, name="router-kafka-cut")
+    router.start()
+    try:
+        await asyncio.to_thread(router.wait_ready)
+        yield router, proxy
+    finally:
+        proxy.open = True  # let it stop cleanly
+        await asyncio.to_thread(router.stop)
+        await proxy.close()
+
+
+async def test_a_router_cut_off_from_kafka_still_accepts_a_reply_and_it_is_sent_once(
+    switchboard: Switchboard, db: asyncpg.Connection, kafka_cut_router: tuple[ServiceProcess, Cuttable]
+):
+    router, kafka = kafka_cut_router
+    agent = await switchboard.online_agent("Ana")
+    await switchboard.customer_writes("972507770004", "Where is my order #42?")
+    [conversation] = await eventually(lambda: switchboard.agent_conversations(agent), what="the assignment")
+    kafka.cut()
+
+    answer = await switchboard.http.post(
+        f"{router.url}/v1/conversations/{conversation['id']}/messages",
+        json={"text": "Kafka or not, it ships today."},
+        headers=switchboard.as_agent(agent),
+        timeout=5,  # the producer's own timeout is 10 s: an answer sooner did not wait for Kafka
+    )
+
+    assert answer.status_code == 202, answer.text
+    assert await pending_without_outbox_row(db) == 0
+    kafka.open = True  # whichever relay holds the lock publishes it, this router's included
+    await eventually(lambda: delivery_status_is(db, answer.json()["id"], "sent"), what="the reply sent")
+    await eventually(lambda: outbox_empty(db), what="the outbox emptied")
+    assert await texts_sent(switchboard, "Kafka or not, it ships today.") == 1
 
 
 @pytest.mark.usefixtures("automation_on")

@@ -18,6 +18,7 @@ from router.outbox import OutboxRelay
 from services.postgres import migrate
 from tests.integration.client import eventually
 from tests.integration.conftest import KAFKA, SERVER_DSN
+from tests.integration.proxy import Cuttable
 
 pytestmark = pytest.mark.integration
 
@@ -165,50 +166,6 @@ async def test_one_relay_publishes_and_a_stand_by_takes_over_when_it_dies(world:
 async def other_holder(db: asyncpg.Connection, first: int) -> list[int]:
     holders = await relay_lock_holders(db)
     return holders if holders and first not in holders else []
-
-
-class Cuttable:
-    """A loopback TCP proxy to PostgreSQL that the test cuts (every connection closed, new ones refused)."""
-
-    def __init__(self, upstream_port: int) -> None:
-        self.upstream_port = upstream_port
-        self.open = True
-        self.writers: set[asyncio.StreamWriter] = set()
-        self.server: asyncio.Server | None = None
-
-    async def start(self) -> int:
-        self.server = await asyncio.start_server(self._serve, "127.0.0.1", 0)
-        return int(self.server.sockets[0].getsockname()[1])
-
-    def cut(self) -> None:
-        self.open = False
-        for writer in self.writers:
-            writer.transport.abort()
-
-    async def _serve(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
-        if not self.open:
-            writer.transport.abort()
-            return
-        up_reader, up_writer = await asyncio.open_connection("127.0.0.1", self.upstream_port)
-        self.writers.update({writer, up_writer})
-        await asyncio.gather(self._pipe(reader, up_writer), self._pipe(up_reader, writer))
-
-    async def _pipe(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
-        try:
-            while data := await reader.read(65536):
-                writer.write(data)
-                await writer.drain()
-        except (ConnectionError, OSError):
-            pass
-        finally:
-            writer.transport.abort()
-            self.writers.discard(writer)
-
-    async def close(self) -> None:
-        self.cut()
-        if self.server is not None:
-            self.server.close()
-            await self.server.wait_closed()
 
 
 async def test_the_relay_reconnects_after_a_postgresql_outage(world: RelayWorld):
