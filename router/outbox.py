@@ -2,7 +2,8 @@
 
 Every router process runs one, but only the holder of a session advisory lock publishes; the others stand
 by and take over within `STANDBY_S` of the holder's connection dying (PostgreSQL releases the lock with
-the session). One publisher reading in id order keeps one conversation's records in the order committed.
+the session). One publisher reading in id order keeps one conversation's records in the order committed
+(while Kafka takes them: a row it refuses is published again after the later rows it took).
 
 A batch is sent whole with the idempotent acks=all producer, every ack awaited, then the acknowledged rows
 deleted in one statement. Delivery is at least once: a crash (or a lost connection) after the acks and
@@ -25,7 +26,7 @@ import asyncpg
 from aiokafka.errors import KafkaError
 
 from services.metrics import OUTBOX_OLDEST_AGE, OUTBOX_PUBLISHED, OUTBOX_RELAY_LEADER, OUTBOX_WAITING
-from services.postgres import Connection, register_codecs
+from services.postgres import Connection
 
 log = logging.getLogger(__name__)
 
@@ -65,35 +66,34 @@ class OutboxRelay:
         self._poll_s = poll_s
         self._wake = asyncio.Event()
         self._counted_at = float("-inf")
+        self._failures = 0  # in a row, of any kind: paces every retry
 
     async def run_until(self, stopping: asyncio.Event) -> None:
         """Relay until `stopping` is set, reconnecting to PostgreSQL after any database error."""
-        failures = 0
         while not stopping.is_set():
             try:
                 conn = await asyncpg.connect(self._dsn, timeout=CONNECT_TIMEOUT_S, command_timeout=STATEMENT_TIMEOUT_S)
             except _DATABASE_ERRORS as error:
-                failures += 1
                 log.warning("outbox relay cannot reach PostgreSQL (%r); retrying", error)
-                await _pause(stopping, backoff_s(failures))
+                await self._back_off(stopping)
                 continue
             try:
-                failures = 0
                 await self._session(conn, stopping)
             except _DATABASE_ERRORS as error:
-                failures += 1
                 log.warning("outbox relay lost its PostgreSQL session (%r); reconnecting", error)
-                await _pause(stopping, backoff_s(failures))
+                await self._back_off(stopping)
             except Exception:  # the task's outermost loop: a bug must not end relaying for good
-                failures += 1
                 log.exception("outbox relay failed; restarting it")
-                await _pause(stopping, backoff_s(failures))
+                await self._back_off(stopping)
             finally:
                 _standing_by()
                 await _close(conn)
 
+    async def _back_off(self, stopping: asyncio.Event) -> None:
+        self._failures += 1
+        await _pause(stopping, backoff_s(self._failures))
+
     async def _session(self, conn: Connection, stopping: asyncio.Event) -> None:
-        await register_codecs(conn)
         while not await conn.fetchval(LOCK):
             await _pause(stopping, STANDBY_S)
             if stopping.is_set():
@@ -101,7 +101,6 @@ class OutboxRelay:
         log.info("outbox relay publishing from this process")
         OUTBOX_RELAY_LEADER.set(1)
         await conn.add_listener(CHANNEL, self._notified)
-        failures = 0
         while not stopping.is_set():
             self._wake.clear()  # before the read: a row committed after it sets it again
             rows = await conn.fetch(
@@ -109,6 +108,7 @@ class OutboxRelay:
             )
             await self._record_backlog(conn, rows)
             if not rows:
+                self._failures = 0
                 with contextlib.suppress(TimeoutError):
                     await asyncio.wait_for(self._wake.wait(), self._poll_s)
                 continue
@@ -117,10 +117,9 @@ class OutboxRelay:
                 await conn.execute("DELETE FROM outbox WHERE id = ANY($1::bigint[])", published)
                 OUTBOX_PUBLISHED.inc(len(published))
             if len(published) < len(rows):
-                failures += 1
-                await _pause(stopping, backoff_s(failures))
+                await self._back_off(stopping)
             else:
-                failures = 0
+                self._failures = 0
 
     async def _publish(self, rows: Sequence[asyncpg.Record]) -> list[int]:
         """Send every row, await every ack; the ids Kafka acknowledged, in order.
