@@ -189,7 +189,6 @@ async def test_a_router_cut_off_from_kafka_still_accepts_a_reply_and_it_is_sent_
     )
 
     assert answer.status_code == 202, answer.text
-    assert await pending_without_outbox_row(db) == 0
     kafka.open = True  # whichever relay holds the lock publishes it, this router's included
     await eventually(lambda: delivery_status_is(db, answer.json()["id"], "sent"), what="the reply sent")
     await eventually(lambda: outbox_empty(db), what="the outbox emptied")
