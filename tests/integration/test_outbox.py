@@ -144,7 +144,7 @@ async def delivery_status_is(db: asyncpg.Connection, message_id: str, status: st
 
 
 async def outbox_empty(db: asyncpg.Connection) -> bool:
-    return await db.fetchval("SELECT count(*) FROM outbox") == 0
+    return bool(await db.fetchval("SELECT count(*) FROM outbox") == 0)
 
 
 @pytest_asyncio.fixture

@@ -39,7 +39,7 @@ async def replies_stored(db: asyncpg.Connection) -> int:
 
 
 async def sent(db: asyncpg.Connection, message_id: str) -> bool:
-    return await db.fetchval("SELECT delivery_status FROM messages WHERE id = $1::uuid", message_id) == "sent"
+    return bool(await db.fetchval("SELECT delivery_status FROM messages WHERE id = $1::uuid", message_id) == "sent")
 
 
 async def test_the_same_key_twice_answers_the_same_reply_and_sends_it_once(
@@ -61,7 +61,7 @@ async def test_the_same_key_twice_answers_the_same_reply_and_sends_it_once(
 
 
 async def outbox_empty(db: asyncpg.Connection) -> bool:
-    return await db.fetchval("SELECT count(*) FROM outbox") == 0
+    return bool(await db.fetchval("SELECT count(*) FROM outbox") == 0)
 
 
 async def test_the_same_key_with_another_body_or_conversation_is_refused(
@@ -122,7 +122,10 @@ async def test_a_malformed_key_is_refused_and_nothing_is_stored(
     answer = await switchboard.http.post(
         f"{switchboard.router}/v1/conversations/{conversation_id}/messages",
         json={"text": "Hi"},
-        headers=[*switchboard.as_agent(agent).items(), ("Idempotency-Key", key.encode("latin-1"))],
+        headers=[
+            *((name.encode(), value.encode()) for name, value in switchboard.as_agent(agent).items()),
+            (b"Idempotency-Key", key.encode("latin-1")),
+        ],
     )
 
     assert answer.status_code == 400, answer.text

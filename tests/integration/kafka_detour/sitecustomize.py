@@ -13,6 +13,6 @@ if _detour:
     _connect = aiokafka.client.create_conn
 
     async def _through_detour(host: str, port: int, *args: object, **kwargs: object) -> object:
-        return await _connect(_host, int(_port), *args, **kwargs)  # type: ignore[arg-type]
+        return await _connect(_host, int(_port), *args, **kwargs)
 
-    aiokafka.client.create_conn = _through_detour  # type: ignore[assignment]
+    aiokafka.client.create_conn = _through_detour
