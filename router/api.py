@@ -6,18 +6,25 @@ from uuid import UUID
 
 import asyncpg
 from aiokafka import AIOKafkaProducer
-from aiokafka.errors import KafkaError
 from fastapi import APIRouter, Depends, Header, Query, Request, Response
 from sse_starlette import EventSourceResponse, ServerSentEvent
 
 from router.assigner import Assigner
 from router.auth import Principal, TokenCache, bearer, hash_token, is_admin_token, issue_token
-from router.errors import Conflict, Forbidden, NotFound, Unauthenticated, Unavailable
+from router.errors import Conflict, Forbidden, NotFound, Unauthenticated
+from router.idempotency import (
+    MAX_KEY_LENGTH,
+    IdempotencyKeyReused,
+    InvalidIdempotencyKey,
+    is_well_formed,
+    request_digest,
+)
 from router.live import HeldConversations, LiveEvents
 from router.store import accounts as account_store
 from router.store import agents as agent_store
 from router.store import conversations as conversation_store
 from router.store import quick_replies as quick_reply_store
+from router.store import reply_keys
 from router.views import (
     EXTERNAL_ID_MAX,
     LABEL_MAX,
@@ -38,7 +45,6 @@ from router.views import (
     ReleasedEvent,
 )
 from schemas.assignment import AssignmentEvent, DeliveryUnknownEvent
-from schemas.wire import encode
 from services.kafka import Topics
 from services.postgres import Connection, Pool, in_transaction
 
@@ -287,31 +293,51 @@ async def get_conversation(conversation_id: UUID, caller: Caller, state: State) 
 
 
 @routes.post("/conversations/{conversation_id}/messages", status_code=202)
-async def reply(conversation_id: UUID, body: NewReply, caller: Caller, state: State) -> AcceptedReply:
-    if caller.agent_id is None:
+async def reply(
+    conversation_id: UUID,
+    body: NewReply,
+    caller: Caller,
+    state: State,
+    idempotency_key: Annotated[str | None, Header()] = None,
+) -> AcceptedReply:
+    """Store the assignee's reply and its outbound record in one transaction (the outbox relay publishes it),
+    then resolve in the same transaction when asked. With an `Idempotency-Key`, a retry answers the first reply."""
+    agent_id = caller.agent_id
+    if agent_id is None:
         raise Forbidden("only the assigned agent replies")
-    async with state.pool.acquire() as conn:
-        expansion = await quick_reply_store.expand_reply(conn, conversation_id, caller.agent_id, body.text)
-        outbound = await conversation_store.create_reply(conn, conversation_id, caller.agent_id, expansion.text)
-        if outbound is None:  # say why: unknown, someone else's, or no longer open
+    if idempotency_key is not None and not is_well_formed(idempotency_key):
+        raise InvalidIdempotencyKey(f"Idempotency-Key must be 1 to {MAX_KEY_LENGTH} printable ASCII characters")
+    request_sha256 = request_digest(body.model_dump_json())
+
+    async def store(conn: Connection) -> tuple[AcceptedReply, UUID | None]:
+        if idempotency_key is not None:
+            kept = await reply_keys.take_key(conn, agent_id, idempotency_key, conversation_id, request_sha256)
+            if kept is not None:
+                if (kept.conversation_id, kept.request_sha256) != (conversation_id, request_sha256):
+                    raise IdempotencyKeyReused(
+                        f"this Idempotency-Key answered another request (reply {kept.message_id}); use a new key"
+                    )
+                return AcceptedReply(id=kept.message_id, resolved=kept.resolved), None
+        expansion = await quick_reply_store.expand_reply(conn, conversation_id, agent_id, body.text)
+        outbound = await conversation_store.create_reply(
+            conn, conversation_id, agent_id, expansion.text, state.topics.outbound
+        )
+        if outbound is None:  # say why: unknown, someone else's, or no longer open (rolls the key back too)
             await visible_conversation(conn, conversation_id, caller)
             raise Conflict("the conversation is not assigned to you")
         if expansion.used:
             await quick_reply_store.count_uses(conn, expansion.used)
-    try:
-        await state.producer.send_and_wait(state.topics.outbound, encode(outbound), key=str(conversation_id).encode())
-    except KafkaError as error:
-        async with state.pool.acquire() as conn:
-            await conversation_store.mark_reply_failed(conn, outbound.message_id, repr(error))
-        raise Unavailable("the reply could not be queued for sending; try again") from error
-    resolved = False
-    if body.resolve:
-        async with state.pool.acquire() as conn:
-            resolution = await conversation_store.resolve(conn, conversation_id, caller.agent_id)
-        resolved = resolution is not None
-        if resolution is not None and resolution.freed_agent_id is not None:
-            await state.assigner.drain(only_agents={resolution.freed_agent_id})
-    return AcceptedReply(id=outbound.message_id, resolved=resolved)
+        # Resolved in the reply's transaction: a retry with the key then answers `resolved` as it committed.
+        resolution = await conversation_store.resolve(conn, conversation_id, agent_id) if body.resolve else None
+        if idempotency_key is not None:
+            await reply_keys.answer_key(conn, agent_id, idempotency_key, outbound.message_id, resolution is not None)
+        freed = None if resolution is None else resolution.freed_agent_id
+        return AcceptedReply(id=outbound.message_id, resolved=resolution is not None), freed
+
+    accepted, freed_agent_id = await in_transaction(state.pool, store)
+    if freed_agent_id is not None:
+        await state.assigner.drain(only_agents={freed_agent_id})
+    return accepted
 
 
 @routes.post("/conversations/{conversation_id}/resolve")

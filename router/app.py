@@ -25,6 +25,7 @@ from router.dead_letters_api import routes as dead_letter_routes
 from router.errors import OUTAGES, RETRY_AFTER_S, ApiError, DatabaseUnavailable, Unavailable, outage_of
 from router.handover_api import routes as handover_routes
 from router.live import LiveEvents, follow_assignments, make_follower
+from router.outbox import OutboxRelay
 from router.quick_replies_api import routes as quick_reply_routes
 from router.request_limits import RequestLimits
 from router.settings import RouterSettings
@@ -61,6 +62,8 @@ def create_app(settings: RouterSettings) -> FastAPI:
             await producer.start()
             assigner = Assigner(pool, producer, topics, settings.routing_policy)
             live = LiveEvents()
+            # Every process, either role, runs a relay; one at a time publishes (router/outbox.py).
+            background.append(asyncio.create_task(OutboxRelay(dsn, producer).run_until(stopping), name="outbox-relay"))
             app.state.router = RouterState(
                 pool,
                 producer,
@@ -78,9 +81,7 @@ def create_app(settings: RouterSettings) -> FastAPI:
                     )
                 )
             if settings.consumes:
-                automation = Automation(
-                    pool, producer, topics, settings.orders_api_base, settings.order_lookup_timeout_s
-                )
+                automation = Automation(pool, topics, settings.orders_api_base, settings.order_lookup_timeout_s)
                 closing.append(automation.close)
                 await automation.refresh()
                 background.append(

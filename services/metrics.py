@@ -109,3 +109,19 @@ DISPATCH_SCHEDULED = Gauge(
 DISPATCH_CIRCUITS_OPEN = Gauge(
     "switchboard_dispatch_circuits_open", "Channel accounts whose circuit is open or half-open in this dispatcher."
 )
+
+# issue 10: outbox
+OUTBOX_WAITING = Gauge(
+    "switchboard_outbox_waiting",
+    "Outbox rows not yet published to Kafka, as the publishing relay last read them (0 on stand-by processes).",
+)
+OUTBOX_OLDEST_AGE = Gauge(
+    "switchboard_outbox_oldest_age_seconds",
+    "Age of the oldest outbox row not yet published, as the publishing relay last read it (0 when none).",
+)
+OUTBOX_PUBLISHED = Counter(
+    "switchboard_outbox_published_total", "Outbox rows this process published to Kafka and deleted."
+)
+OUTBOX_RELAY_LEADER = Gauge(
+    "switchboard_outbox_relay_leader", "1 while this process's relay holds the outbox lock and publishes, else 0."
+)

@@ -4,10 +4,13 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from uuid import UUID
 
+import asyncpg
+
 from router.away import DEFAULT_AWAY, AutomationPolicy
 from router.business_hours import Schedule
 from router.intents import IntentRule
 from router.store.conversations import LAST_INBOUND, REPLY_RETURNING, outbound_of
+from router.store.outbox import enqueue_reply
 from schemas.outbound import OutboundMessage
 from services.postgres import Connection
 
@@ -130,8 +133,11 @@ async def hand_over(conn: Connection, conversation_id: UUID, reason: str) -> boo
     return moved is not None
 
 
-async def answer(conn: Connection, conversation_id: UUID, intent: str | None, text: str) -> OutboundMessage | None:
-    """The bot takes (or keeps) the conversation and stores its reply as pending, in one statement.
+async def answer(
+    conn: Connection, conversation_id: UUID, intent: str | None, text: str, topic: str
+) -> OutboundMessage | None:
+    """The bot takes (or keeps) the conversation and stores its reply as pending, in one statement, and its
+    outbound record in the outbox (`topic`). Run it in a transaction: the reply and its record commit together.
 
     None when the conversation is no longer the bot's to answer (an agent took it meanwhile).
     """
@@ -149,13 +155,14 @@ async def answer(conn: Connection, conversation_id: UUID, intent: str | None, te
         intent,
         text,
     )
-    return None if row is None else outbound_of(row, conversation_id, text, "bot")
+    return await _queued(conn, row, conversation_id, text, topic)
 
 
 async def automated_notice(
-    conn: Connection, conversation_id: UUID, text: str, min_interval: timedelta
+    conn: Connection, conversation_id: UUID, text: str, min_interval: timedelta, topic: str
 ) -> OutboundMessage | None:
-    """Store an away or greeting message, unless the conversation had one within `min_interval`.
+    """Store an away or greeting message, unless the conversation had one within `min_interval`, and its
+    outbound record in the outbox (`topic`). Run it in a transaction: the message and its record commit together.
 
     The check and the insert are one statement, so two routers cannot both send one.
     """
@@ -174,7 +181,17 @@ async def automated_notice(
         text,
         min_interval,
     )
-    return None if row is None else outbound_of(row, conversation_id, text, "bot")
+    return await _queued(conn, row, conversation_id, text, topic)
+
+
+async def _queued(
+    conn: Connection, row: asyncpg.Record | None, conversation_id: UUID, text: str, topic: str
+) -> OutboundMessage | None:
+    if row is None:
+        return None
+    message = outbound_of(row, conversation_id, text, "bot")
+    await enqueue_reply(conn, topic, message)
+    return message
 
 
 async def record_intents(conn: Connection, classified: list[tuple[str, str, str]]) -> None:

@@ -6,6 +6,7 @@ from uuid import UUID
 
 import asyncpg
 
+from router.store.outbox import enqueue_reply
 from schemas.outbound import OutboundMessage
 from services.postgres import Connection
 
@@ -116,8 +117,11 @@ def outbound_of(
     )
 
 
-async def create_reply(conn: Connection, conversation_id: UUID, agent_id: UUID, text: str) -> OutboundMessage | None:
-    """Store the assignee's reply as pending, addressed to where the customer last wrote from.
+async def create_reply(
+    conn: Connection, conversation_id: UUID, agent_id: UUID, text: str, topic: str
+) -> OutboundMessage | None:
+    """Store the assignee's reply as pending, addressed to where the customer last wrote from, with its
+    outbound record in the outbox (`topic`). Run it in the caller's transaction: both commit or neither.
 
     None when the agent does not hold the conversation (any more): the check and the insert are one
     statement, so a reply never lands in a conversation that was just released or resolved.
@@ -135,17 +139,11 @@ async def create_reply(conn: Connection, conversation_id: UUID, agent_id: UUID, 
         agent_id,
         text,
     )
-    return None if row is None else outbound_of(row, conversation_id, text, "agent")
-
-
-async def mark_reply_failed(conn: Connection, message_id: UUID, reason: str) -> None:
-    await conn.execute(
-        """UPDATE messages SET delivery_status = 'failed', delivery_updated_at = now(),
-                  delivery_error = jsonb_build_object('code', 'not_queued', 'detail', $2::text)
-            WHERE id = $1 AND delivery_status = 'pending'""",
-        message_id,
-        reason,
-    )
+    if row is None:
+        return None
+    reply = outbound_of(row, conversation_id, text, "agent")
+    await enqueue_reply(conn, topic, reply)
+    return reply
 
 
 async def resolve(conn: Connection, conversation_id: UUID, only_assignee: UUID | None) -> Resolution | None:

@@ -4,6 +4,8 @@ Call `enqueue` on the connection of the transaction that makes the change the re
 (router/outbox.py) publishes the rows in id order and deletes each once Kafka acknowledged it.
 """
 
+from schemas.outbound import OutboundMessage
+from schemas.wire import encode
 from services.postgres import Connection
 
 
@@ -12,10 +14,15 @@ async def enqueue(conn: Connection, records: list[tuple[str, bytes, bytes]]) -> 
     if records:
         await conn.execute(
             """INSERT INTO outbox (topic, key, value)
-               SELECT topic, key, value
+               SELECT r.topic, r.key, r.value
                  FROM unnest($1::text[], $2::bytea[], $3::bytea[]) WITH ORDINALITY AS r(topic, key, value, n)
                 ORDER BY n""",
             [topic for topic, _, _ in records],
             [key for _, key, _ in records],
             [value for _, _, value in records],
         )
+
+
+async def enqueue_reply(conn: Connection, topic: str, reply: OutboundMessage) -> None:
+    """The reply's record for the dispatcher, keyed by conversation so one conversation's replies stay in order."""
+    await enqueue(conn, [(topic, str(reply.conversation_id).encode(), encode(reply))])
