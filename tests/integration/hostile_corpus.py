@@ -94,6 +94,11 @@ def webchat_signature(timestamp: str, body: bytes, key: str = WEBCHAT_SIGNING_KE
     return "sha256=" + hmac.new(key.encode(), timestamp.encode() + b"." + body, hashlib.sha256).hexdigest()
 
 
+def _table(entries: dict[str, Any]) -> Iterator[tuple[str, Any]]:
+    """The (name, value) rows of a table of cases, whatever each value's type."""
+    return iter(entries.items())
+
+
 def dumps(value: Any) -> bytes:
     """JSON as Python writes it: big integers, NaN and lone surrogates (escaped) included."""
     return json.dumps(value).encode()
@@ -159,9 +164,9 @@ class Corpus:
             } | overrides
             return {"destination": _account("line"), "events": [event]}
         if channel == "telegram":
-            user = {"id": 10**9 + n, "is_bot": False, "first_name": "Hostile"}
-            message = {"message_id": n, "from": user, "chat": {"id": 10**9 + n, "type": "private"}, "date": now}
-            return {"update_id": 10**8 + n, "message": message | {"text": text} | overrides}
+            sender: dict[str, Any] = {"id": 10**9 + n, "is_bot": False, "first_name": "Hostile"}
+            update: dict[str, Any] = {"message_id": n, "from": sender, "chat": {"id": 10**9 + n, "type": "private"}}
+            return {"update_id": 10**8 + n, "message": update | {"date": now, "text": text} | overrides}
         if channel == "webchat":
             sent_at = datetime.now(UTC).isoformat()
             base = {"site_id": _account("webchat"), "visitor_id": f"v{token}", "message_id": token, "text": text}
@@ -308,56 +313,69 @@ def _malformed(c: Corpus) -> None:
         }
         for name, body in bodies.items():
             c.post_json(cat, name, channel, body, token=token, statuses=(400, 401))
-    for name, params in {
-        "no-from": {"From": None},
-        "no-to": {"To": None},
-        "no-sid": {"MessageSid": None},
-        "num-media-not-a-number": {"NumMedia": "many"},
-        "num-media-huge": {"NumMedia": "99999999999999999999"},
-        "media-url-missing": {"NumMedia": "3"},
-        "location-not-numbers": {"MessageType": "location", "Latitude": "north", "Longitude": "x"},
-    }.items():
+    for name, params in _table(
+        {
+            "no-from": {"From": None},
+            "no-to": {"To": None},
+            "no-sid": {"MessageSid": None},
+            "num-media-not-a-number": {"NumMedia": "many"},
+            "num-media-huge": {"NumMedia": "99999999999999999999"},
+            "media-url-missing": {"NumMedia": "3"},
+            "location-not-numbers": {"MessageType": "location", "Latitude": "north", "Longitude": "x"},
+        }
+    ):
         token = c.token()
         c.post_form(cat, name, "twilio", c.twilio_params(token, **params), token=token)
-    for name, raw in {
-        "percent-garbage": b"Body=%ZZ%&From=%",
-        "not-utf8": b"Body=%FF%FE&From=%2B1555",
-        "raw-bytes": b"\x00\x01\x02\xff",
-        "only-separators": b"&&&===&&",
-    }.items():
+    for name, raw in _table(
+        {
+            "percent-garbage": b"Body=%ZZ%&From=%",
+            "not-utf8": b"Body=%FF%FE&From=%2B1555",
+            "raw-bytes": b"\x00\x01\x02\xff",
+            "only-separators": b"&&&===&&",
+        }
+    ):
         token = c.token()
         params = [(k, v) for k, v in parse_qsl(raw.decode("latin-1"), keep_blank_values=True)]
         case = c.signed_twilio(params, body=raw + f"&Token={token}".encode())
         c.add(case, cat, f"twilio {name}", token=token)
-    for name, overrides in {
-        "no-recipient": {"recipient": None},
-        "recipient-not-an-address": {"recipient": "nobody"},
-        "no-sender": {"from": "nobody", "sender": "nobody"},
-        "headers-not-json": {"message_headers": "[[not json"},
-        "headers-not-pairs": {"message_headers": '{"Message-Id": 1}'},
-        "headers-deep": {"message_headers": nested(5000)},
-    }.items():
+    for name, overrides in _table(
+        {
+            "no-recipient": {"recipient": None},
+            "recipient-not-an-address": {"recipient": "nobody"},
+            "no-sender": {"from": "nobody", "sender": "nobody"},
+            "headers-not-json": {"message_headers": "[[not json"},
+            "headers-not-pairs": {"message_headers": '{"Message-Id": 1}'},
+            "headers-deep": {"message_headers": nested(5000)},
+        }
+    ):
         token = c.token()
         c.post_form(cat, name, "mailgun", c.mailgun_fields(token, **overrides), token=token)
-    for name, (content_type, body) in {
-        "multipart-no-boundary": ("multipart/form-data", b"--x\r\n\r\n--x--"),
-        "multipart-truncated": ("multipart/form-data; boundary=b", b'--b\r\nContent-Disposition: form-data; name="a'),
-        "multipart-no-parts": ("multipart/form-data; boundary=b", b"nothing here"),
-        "event-not-json": ("application/json", b'{"signature": {"timestamp": '),
-        "event-no-signature": ("application/json", b'{"event-data": {}}'),
-        "event-signature-not-object": ("application/json", b'{"signature": "x"}'),
-    }.items():
+    for name, (content_type, body) in _table(
+        {
+            "multipart-no-boundary": ("multipart/form-data", b"--x\r\n\r\n--x--"),
+            "multipart-truncated": (
+                "multipart/form-data; boundary=b",
+                b'--b\r\nContent-Disposition: form-data; name="a',
+            ),
+            "multipart-no-parts": ("multipart/form-data; boundary=b", b"nothing here"),
+            "event-not-json": ("application/json", b'{"signature": {"timestamp": '),
+            "event-no-signature": ("application/json", b'{"event-data": {}}'),
+            "event-signature-not-object": ("application/json", b'{"signature": "x"}'),
+        }
+    ):
         token = c.token()
         case = Case(
             "", "", "ingest", "POST", "/webhooks/mailgun", body + token.encode(), {"content-type": content_type}
         )
         c.add(case, cat, f"mailgun {name}", token=token)
     # A signed event webhook whose event-data is wrong.
-    for name, data in {
-        "event-data-missing": None,
-        "event-data-not-object": "x",
-        "event-timestamp-text": {"event": "delivered", "timestamp": "yesterday"},
-    }.items():
+    for name, data in _table(
+        {
+            "event-data-missing": None,
+            "event-data-not-object": "x",
+            "event-timestamp-text": {"event": "delivered", "timestamp": "yesterday"},
+        }
+    ):
         token, stamp, mg = c.token(), str(int(time.time())), secrets.token_hex(25)
         signature = {"timestamp": stamp, "token": mg, "signature": mailgun_signature(stamp, mg)}
         body = dumps({"signature": signature, "token-for-test": token} | ({} if data is None else {"event-data": data}))
@@ -584,21 +602,23 @@ def _lone_surrogates(c: Corpus) -> None:
 def _signatures(c: Corpus) -> None:
     cat = "signature"
     for channel in ("whatsapp", "messenger", "instagram"):
-        for name, change in {
-            "missing": lambda h, b: {k: v for k, v in h.items() if k != "x-hub-signature-256"},
-            "empty": lambda h, b: h | {"x-hub-signature-256": ""},
-            "sha1 scheme": lambda h, b: (
-                h | {"x-hub-signature-256": "sha1=" + hmac.new(APP_SECRET.encode(), b, hashlib.sha1).hexdigest()}
-            ),
-            "upper-case hex": lambda h, b: h | {"x-hub-signature-256": h["x-hub-signature-256"].upper()},
-            "upper-case prefix": lambda h, b: h | {"x-hub-signature-256": "SHA256=" + h["x-hub-signature-256"][7:]},
-            "no prefix": lambda h, b: h | {"x-hub-signature-256": h["x-hub-signature-256"][7:]},
-            "truncated": lambda h, b: h | {"x-hub-signature-256": h["x-hub-signature-256"][:-2]},
-            "for another body": lambda h, b: h | {"x-hub-signature-256": meta_signature(b + b" ")},
-            "another key": lambda h, b: h | {"x-hub-signature-256": meta_signature(b, "not-the-secret")},
-            "empty key": lambda h, b: h | {"x-hub-signature-256": meta_signature(b, "")},
-            "space inside": lambda h, b: h | {"x-hub-signature-256": "sha256= " + h["x-hub-signature-256"][7:]},
-        }.items():
+        for name, change in _table(
+            {
+                "missing": lambda h, b: {k: v for k, v in h.items() if k != "x-hub-signature-256"},
+                "empty": lambda h, b: h | {"x-hub-signature-256": ""},
+                "sha1 scheme": lambda h, b: (
+                    h | {"x-hub-signature-256": "sha1=" + hmac.new(APP_SECRET.encode(), b, hashlib.sha1).hexdigest()}
+                ),
+                "upper-case hex": lambda h, b: h | {"x-hub-signature-256": h["x-hub-signature-256"].upper()},
+                "upper-case prefix": lambda h, b: h | {"x-hub-signature-256": "SHA256=" + h["x-hub-signature-256"][7:]},
+                "no prefix": lambda h, b: h | {"x-hub-signature-256": h["x-hub-signature-256"][7:]},
+                "truncated": lambda h, b: h | {"x-hub-signature-256": h["x-hub-signature-256"][:-2]},
+                "for another body": lambda h, b: h | {"x-hub-signature-256": meta_signature(b + b" ")},
+                "another key": lambda h, b: h | {"x-hub-signature-256": meta_signature(b, "not-the-secret")},
+                "empty key": lambda h, b: h | {"x-hub-signature-256": meta_signature(b, "")},
+                "space inside": lambda h, b: h | {"x-hub-signature-256": "sha256= " + h["x-hub-signature-256"][7:]},
+            }
+        ):
             token = c.token()
             body = dumps(c.payload(channel, token))
             c.post_json(
@@ -610,53 +630,59 @@ def _signatures(c: Corpus) -> None:
                 headers=change(c.signed_json(channel, body), body),
                 statuses=(401,),
             )
-    for name, change in {
-        "missing": lambda h, b: {k: v for k, v in h.items() if k != "x-line-signature"},
-        "empty": lambda h, b: h | {"x-line-signature": ""},
-        "hex instead of base64": lambda h, b: (
-            h | {"x-line-signature": hmac.new(LINE_CHANNEL_SECRET.encode(), b, hashlib.sha256).hexdigest()}
-        ),
-        "truncated": lambda h, b: h | {"x-line-signature": h["x-line-signature"][:-4]},
-        "for another body": lambda h, b: h | {"x-line-signature": line_signature(b + b"\n")},
-        "another key": lambda h, b: h | {"x-line-signature": line_signature(b, "other")},
-        "lower-cased": lambda h, b: h | {"x-line-signature": h["x-line-signature"].lower()},
-    }.items():
+    for name, change in _table(
+        {
+            "missing": lambda h, b: {k: v for k, v in h.items() if k != "x-line-signature"},
+            "empty": lambda h, b: h | {"x-line-signature": ""},
+            "hex instead of base64": lambda h, b: (
+                h | {"x-line-signature": hmac.new(LINE_CHANNEL_SECRET.encode(), b, hashlib.sha256).hexdigest()}
+            ),
+            "truncated": lambda h, b: h | {"x-line-signature": h["x-line-signature"][:-4]},
+            "for another body": lambda h, b: h | {"x-line-signature": line_signature(b + b"\n")},
+            "another key": lambda h, b: h | {"x-line-signature": line_signature(b, "other")},
+            "lower-cased": lambda h, b: h | {"x-line-signature": h["x-line-signature"].lower()},
+        }
+    ):
         token = c.token()
         body = dumps(c.payload("line", token))
         c.post_json(
             cat, name, "line", body, token=token, headers=change(c.signed_json("line", body), body), statuses=(401,)
         )
-    for name, value in {
-        "missing": None,
-        "empty": "",
-        "wrong": "not-the-token",
-        "upper-case": TELEGRAM_SECRET_TOKEN.upper(),
-        "truncated": TELEGRAM_SECRET_TOKEN[:-1],
-        "with a suffix": TELEGRAM_SECRET_TOKEN + "x",
-        "space inside": TELEGRAM_SECRET_TOKEN[:4] + " " + TELEGRAM_SECRET_TOKEN[4:],
-    }.items():
+    for name, value in _table(
+        {
+            "missing": None,
+            "empty": "",
+            "wrong": "not-the-token",
+            "upper-case": TELEGRAM_SECRET_TOKEN.upper(),
+            "truncated": TELEGRAM_SECRET_TOKEN[:-1],
+            "with a suffix": TELEGRAM_SECRET_TOKEN + "x",
+            "space inside": TELEGRAM_SECRET_TOKEN[:4] + " " + TELEGRAM_SECRET_TOKEN[4:],
+        }
+    ):
         token = c.token()
         body = dumps(c.payload("telegram", token))
         headers = {"content-type": "application/json"} | (
             {} if value is None else {"x-telegram-bot-api-secret-token": value}
         )
         c.post_json(cat, name, "telegram", body, token=token, headers=headers, statuses=(401,))
-    for name, change in {
-        "missing signature": lambda h, b: {k: v for k, v in h.items() if k != "x-switchboard-signature"},
-        "missing timestamp": lambda h, b: {k: v for k, v in h.items() if k != "x-switchboard-timestamp"},
-        "empty": lambda h, b: h | {"x-switchboard-signature": ""},
-        "wrong scheme": lambda h, b: h | {"x-switchboard-signature": "sha1=" + h["x-switchboard-signature"][7:]},
-        "upper-case": lambda h, b: h | {"x-switchboard-signature": h["x-switchboard-signature"].upper()},
-        "truncated": lambda h, b: h | {"x-switchboard-signature": h["x-switchboard-signature"][:-1]},
-        "for another body": lambda h, b: (
-            h | {"x-switchboard-signature": webchat_signature(h["x-switchboard-timestamp"], b + b" ")}
-        ),
-        "timestamp not signed": lambda h, b: (
-            h | {"x-switchboard-timestamp": str(int(h["x-switchboard-timestamp"]) + 1)}
-        ),
-        "timestamp not digits": lambda h, b: h | {"x-switchboard-timestamp": "1e9"},
-        "timestamp huge": lambda h, b: h | {"x-switchboard-timestamp": "9" * 400},
-    }.items():
+    for name, change in _table(
+        {
+            "missing signature": lambda h, b: {k: v for k, v in h.items() if k != "x-switchboard-signature"},
+            "missing timestamp": lambda h, b: {k: v for k, v in h.items() if k != "x-switchboard-timestamp"},
+            "empty": lambda h, b: h | {"x-switchboard-signature": ""},
+            "wrong scheme": lambda h, b: h | {"x-switchboard-signature": "sha1=" + h["x-switchboard-signature"][7:]},
+            "upper-case": lambda h, b: h | {"x-switchboard-signature": h["x-switchboard-signature"].upper()},
+            "truncated": lambda h, b: h | {"x-switchboard-signature": h["x-switchboard-signature"][:-1]},
+            "for another body": lambda h, b: (
+                h | {"x-switchboard-signature": webchat_signature(h["x-switchboard-timestamp"], b + b" ")}
+            ),
+            "timestamp not signed": lambda h, b: (
+                h | {"x-switchboard-timestamp": str(int(h["x-switchboard-timestamp"]) + 1)}
+            ),
+            "timestamp not digits": lambda h, b: h | {"x-switchboard-timestamp": "1e9"},
+            "timestamp huge": lambda h, b: h | {"x-switchboard-timestamp": "9" * 400},
+        }
+    ):
         token = c.token()
         body = dumps(c.payload("webchat", token))
         c.post_json(
@@ -669,30 +695,34 @@ def _signatures(c: Corpus) -> None:
             statuses=(401,),
         )
     url = f"{c.ingest_url}/webhooks/twilio"
-    for name, change in {
-        "missing": lambda p, h: {k: v for k, v in h.items() if k != "x-twilio-signature"},
-        "empty": lambda p, h: h | {"x-twilio-signature": ""},
-        "another token": lambda p, h: h | {"x-twilio-signature": twilio_signature(url, p, "other")},
-        "another url": lambda p, h: h | {"x-twilio-signature": twilio_signature(url + "?x=1", p)},
-        "truncated": lambda p, h: h | {"x-twilio-signature": h["x-twilio-signature"][:-2]},
-        "lower-cased": lambda p, h: h | {"x-twilio-signature": h["x-twilio-signature"].lower()},
-        "for other params": lambda p, h: h | {"x-twilio-signature": twilio_signature(url, [*p, ("X", "1")])},
-    }.items():
+    for name, change in _table(
+        {
+            "missing": lambda p, h: {k: v for k, v in h.items() if k != "x-twilio-signature"},
+            "empty": lambda p, h: h | {"x-twilio-signature": ""},
+            "another token": lambda p, h: h | {"x-twilio-signature": twilio_signature(url, p, "other")},
+            "another url": lambda p, h: h | {"x-twilio-signature": twilio_signature(url + "?x=1", p)},
+            "truncated": lambda p, h: h | {"x-twilio-signature": h["x-twilio-signature"][:-2]},
+            "lower-cased": lambda p, h: h | {"x-twilio-signature": h["x-twilio-signature"].lower()},
+            "for other params": lambda p, h: h | {"x-twilio-signature": twilio_signature(url, [*p, ("X", "1")])},
+        }
+    ):
         token = c.token()
         params = c.twilio_params(token)
         case = c.signed_twilio(params)
         case.headers = change(list(params.items()), case.headers)
         c.add(case, cat, f"twilio {name}", token=token, statuses=(401,))
-    for name, overrides in {
-        "missing": {"signature": None},
-        "empty": {"signature": ""},
-        "upper-case": {"signature": "UPPER"},
-        "truncated": {"signature": "TRUNC"},
-        "another key": {"signature": "OTHERKEY"},
-        "for another token": {"signature": "OTHERTOKEN"},
-        "missing token": {"token": None, "signature": "KEEP"},
-        "missing timestamp": {"timestamp": None, "signature": "KEEP"},
-    }.items():
+    for name, overrides in _table(
+        {
+            "missing": {"signature": None},
+            "empty": {"signature": ""},
+            "upper-case": {"signature": "UPPER"},
+            "truncated": {"signature": "TRUNC"},
+            "another key": {"signature": "OTHERKEY"},
+            "for another token": {"signature": "OTHERTOKEN"},
+            "missing token": {"token": None, "signature": "KEEP"},
+            "missing timestamp": {"timestamp": None, "signature": "KEEP"},
+        }
+    ):
         token = c.token()
         fields = c.mailgun_fields(token)
         good = fields["signature"]
@@ -719,13 +749,15 @@ def _signatures(c: Corpus) -> None:
 def _replays(c: Corpus) -> None:
     cat = "replay"
     now = int(time.time())
-    for name, stamp in {
-        "5 minutes old": now - 301,
-        "a day old": now - 86400,
-        "epoch": 0,
-        "future": now + 3600,
-        "year 3000": 32503680000,
-    }.items():
+    for name, stamp in _table(
+        {
+            "5 minutes old": now - 301,
+            "a day old": now - 86400,
+            "epoch": 0,
+            "future": now + 3600,
+            "year 3000": 32503680000,
+        }
+    ):
         token = c.token()
         c.post_form(
             cat,
@@ -811,14 +843,16 @@ def _out_of_range(c: Corpus) -> None:
             token=token,
             statuses=(401,),
         )
-    for name, stamp in {
-        "year 9999": "9999-12-31T23:59:59+00:00",
-        "year 1 east of utc": "0001-01-01T00:00:00+01:00",
-        "year 10000": "10000-01-01T00:00:00Z",
-        "no offset": "2026-01-01T00:00:00",
-        "not a date": "yesterday",
-        "1969": "1969-07-20T20:17:00Z",
-    }.items():
+    for name, stamp in _table(
+        {
+            "year 9999": "9999-12-31T23:59:59+00:00",
+            "year 1 east of utc": "0001-01-01T00:00:00+01:00",
+            "year 10000": "10000-01-01T00:00:00Z",
+            "no offset": "2026-01-01T00:00:00",
+            "not a date": "yesterday",
+            "1969": "1969-07-20T20:17:00Z",
+        }
+    ):
         token = c.token()
         c.post_json(
             cat,
@@ -941,13 +975,15 @@ def _unknown_paths(c: Corpus) -> None:
             statuses=(404,),
         )
     for channel in ("whatsapp", "messenger", "instagram"):
-        for name, query in {
-            "wrong token": f"hub.mode=subscribe&hub.challenge=1&hub.verify_token={VERIFY_TOKEN}x",
-            "no token": "hub.mode=subscribe&hub.challenge=1",
-            "empty token": "hub.mode=subscribe&hub.challenge=1&hub.verify_token=",
-            "wrong mode": f"hub.mode=unsubscribe&hub.challenge=1&hub.verify_token={VERIFY_TOKEN}",
-            "nothing": "",
-        }.items():
+        for name, query in _table(
+            {
+                "wrong token": f"hub.mode=subscribe&hub.challenge=1&hub.verify_token={VERIFY_TOKEN}x",
+                "no token": "hub.mode=subscribe&hub.challenge=1",
+                "empty token": "hub.mode=subscribe&hub.challenge=1&hub.verify_token=",
+                "wrong mode": f"hub.mode=unsubscribe&hub.challenge=1&hub.verify_token={VERIFY_TOKEN}",
+                "nothing": "",
+            }
+        ):
             c.add(
                 Case("", "", "ingest", "GET", f"/webhooks/{channel}?{query}"),
                 cat,
@@ -1121,18 +1157,20 @@ def _bad_admin_input(c: Corpus, ids: dict[str, str]) -> None:
         for name, body in malformed.items():
             call(endpoint.method, endpoint.path, body, f"{endpoint.method} {endpoint.path} {name}")
     agents = "/v1/agents"
-    for name, body in {
-        "name a number": {"name": 1},
-        "name 1 MB": {"name": f"TOKEN{megabyte}"},
-        "max_pending 10**30": {"name": "TOKEN", "max_pending": 10**30},
-        "max_pending -1": {"name": "TOKEN", "max_pending": -1},
-        "max_pending 1.5": {"name": "TOKEN", "max_pending": 1.5},
-        "max_pending 2**31": {"name": "TOKEN", "max_pending": 2**31},
-        "skills not a list": {"name": "TOKEN", "skills": "sales"},
-        "skills of numbers": {"name": "TOKEN", "skills": [1, 2]},
-        "10000 skills": {"name": "TOKEN", "skills": [f"s{n}" for n in range(10000)]},
-        "unknown field": {"name": "TOKEN", "admin": True},
-    }.items():
+    for name, body in _table(
+        {
+            "name a number": {"name": 1},
+            "name 1 MB": {"name": f"TOKEN{megabyte}"},
+            "max_pending 10**30": {"name": "TOKEN", "max_pending": 10**30},
+            "max_pending -1": {"name": "TOKEN", "max_pending": -1},
+            "max_pending 1.5": {"name": "TOKEN", "max_pending": 1.5},
+            "max_pending 2**31": {"name": "TOKEN", "max_pending": 2**31},
+            "skills not a list": {"name": "TOKEN", "skills": "sales"},
+            "skills of numbers": {"name": "TOKEN", "skills": [1, 2]},
+            "10000 skills": {"name": "TOKEN", "skills": [f"s{n}" for n in range(10000)]},
+            "unknown field": {"name": "TOKEN", "admin": True},
+        }
+    ):
         call("POST", agents, dumps(body), f"POST {agents} {name}")
     call("POST", agents, b'{"name": "TOKEN", "max_pending": NaN}', f"POST {agents} max_pending NaN")
     call("POST", agents, b'{"name": "TOKEN", "max_pending": Infinity}', f"POST {agents} max_pending Infinity")
@@ -1147,12 +1185,14 @@ def _bad_admin_input(c: Corpus, ids: dict[str, str]) -> None:
         expect=EITHER,
     )
     presence = "/v1/agents/{agent}/presence"
-    for name, body in {
-        "unknown status": {"status": "TOKEN"},
-        "status null": {"status": None},
-        "no status": {},
-        "status 1 MB": {"status": megabyte},
-    }.items():
+    for name, body in _table(
+        {
+            "unknown status": {"status": "TOKEN"},
+            "status null": {"status": None},
+            "no status": {},
+            "status 1 MB": {"status": megabyte},
+        }
+    ):
         call("PUT", presence, dumps(body), f"PUT {presence} {name}")
     for value in ("not-a-uuid", "' OR 1=1 --", "x" * 5000, "%00", "00000000-0000-0000-0000-00000000000g", "-1"):
         for path in ("/v1/agents/{v}", "/v1/conversations/{v}", "/v1/contacts/{v}", "/v1/agents/{v}/conversations"):
@@ -1181,17 +1221,19 @@ def _bad_admin_input(c: Corpus, ids: dict[str, str]) -> None:
     ):
         call("GET", f"/v1/contacts?{query}", None, f"GET /v1/contacts?{query[:40]}", statuses=(404, 422))
     attributes = "/v1/contacts/{contact}/attributes"
-    for name, body in {
-        "integer 10**30": b'{"t": "TOKEN", "ltv": 1000000000000000000000000000000}',
-        "NaN literal": b'{"t": "TOKEN", "ltv": NaN}',
-        "Infinity literal": b'{"t": "TOKEN", "ltv": -Infinity}',
-        "1e400": b'{"t": "TOKEN", "ltv": 1e400}',
-        "NUL in a value": b'{"t": "TOKEN\\u0000"}',
-        "NUL in a key": b'{"t\\u0000": "TOKEN"}',
-        "lone surrogate": b'{"t": "TOKEN\\udfff"}',
-        "1 MB value": b'{"t": "TOKEN' + megabyte.encode() + b'"}',
-        "array": b'["TOKEN"]',
-    }.items():
+    for name, body in _table(
+        {
+            "integer 10**30": b'{"t": "TOKEN", "ltv": 1000000000000000000000000000000}',
+            "NaN literal": b'{"t": "TOKEN", "ltv": NaN}',
+            "Infinity literal": b'{"t": "TOKEN", "ltv": -Infinity}',
+            "1e400": b'{"t": "TOKEN", "ltv": 1e400}',
+            "NUL in a value": b'{"t": "TOKEN\\u0000"}',
+            "NUL in a key": b'{"t\\u0000": "TOKEN"}',
+            "lone surrogate": b'{"t": "TOKEN\\udfff"}',
+            "1 MB value": b'{"t": "TOKEN' + megabyte.encode() + b'"}',
+            "array": b'["TOKEN"]',
+        }
+    ):
         call("PUT", attributes, body, f"PUT {attributes} {name}", expect=EITHER)
     for value in ("NaN", "Infinity", "-inf", "1e400", "nan", "1" * 5000):
         call(
@@ -1217,13 +1259,15 @@ def _bad_admin_input(c: Corpus, ids: dict[str, str]) -> None:
                 expect=ACCEPTED,
             )
     crm = "/v1/crm/contacts"
-    for name, body in {
-        "external id 321 chars": {"channel": "whatsapp", "external_id": "1" * 321},
-        "external id empty": {"channel": "whatsapp", "external_id": ""},
-        "channel 1 MB": {"channel": megabyte, "external_id": "TOKEN"},
-        "attributes deep": {"channel": "telegram", "external_id": "TOKEN", "attributes": json.loads(nested(500))},
-        "display name 1 MB": {"channel": "telegram", "external_id": "TOKEN", "display_name": megabyte},
-    }.items():
+    for name, body in _table(
+        {
+            "external id 321 chars": {"channel": "whatsapp", "external_id": "1" * 321},
+            "external id empty": {"channel": "whatsapp", "external_id": ""},
+            "channel 1 MB": {"channel": megabyte, "external_id": "TOKEN"},
+            "attributes deep": {"channel": "telegram", "external_id": "TOKEN", "attributes": json.loads(nested(500))},
+            "display name 1 MB": {"channel": "telegram", "external_id": "TOKEN", "display_name": megabyte},
+        }
+    ):
         call("POST", crm, dumps(body), f"POST {crm} {name}", expect=EITHER)
     call(
         "POST",
@@ -1240,36 +1284,42 @@ def _bad_admin_input(c: Corpus, ids: dict[str, str]) -> None:
         expect=EITHER,
     )
     identities = "/v1/contacts/{contact}/identities"
-    for name, body in {
-        "channel 1000 chars": {"channel": "c" * 1000, "external_id": "TOKEN"},
-        "no channel": {"external_id": "TOKEN"},
-    }.items():
+    for name, body in _table(
+        {
+            "channel 1000 chars": {"channel": "c" * 1000, "external_id": "TOKEN"},
+            "no channel": {"external_id": "TOKEN"},
+        }
+    ):
         call("POST", identities, dumps(body), f"POST {identities} {name}", expect=EITHER)
     call("POST", "/v1/contacts/{contact}/merge", dumps({"from_contact_id": "TOKEN"}), "POST merge a non-uuid")
     call("POST", "/v1/contacts/{contact}/merge", dumps({"from_contact_id": ids["contact"]}), "POST merge into itself")
     intents = "/v1/intents"
-    for name, body in {
-        "bad intent name": {"intent": "Bad Intent TOKEN"},
-        "pattern does not compile": {"intent": "hostile_x", "patterns": ["(TOKEN"]},
-        "position 10**30": {"intent": "hostile_x", "keywords": ["TOKEN"], "position": 10**30},
-        "position 2**31": {"intent": "hostile_x", "keywords": ["TOKEN"], "position": 2**31},
-        "reply too long": {"intent": "hostile_x", "reply": "r" * 5000 + "TOKEN"},
-        "100000 keywords": {"intent": "hostile_x", "keywords": ["TOKEN"] * 100_000},
-        "keyword 1 MB": {"intent": "hostile_x", "keywords": [f"TOKEN{megabyte}"]},
-        "catastrophic pattern": {"intent": "hostile_x", "patterns": ["^(a+)+$TOKEN"]},
-        "NUL keyword": {"intent": "hostile_x", "keywords": ["\u0000TOKEN"]},
-    }.items():
+    for name, body in _table(
+        {
+            "bad intent name": {"intent": "Bad Intent TOKEN"},
+            "pattern does not compile": {"intent": "hostile_x", "patterns": ["(TOKEN"]},
+            "position 10**30": {"intent": "hostile_x", "keywords": ["TOKEN"], "position": 10**30},
+            "position 2**31": {"intent": "hostile_x", "keywords": ["TOKEN"], "position": 2**31},
+            "reply too long": {"intent": "hostile_x", "reply": "r" * 5000 + "TOKEN"},
+            "100000 keywords": {"intent": "hostile_x", "keywords": ["TOKEN"] * 100_000},
+            "keyword 1 MB": {"intent": "hostile_x", "keywords": [f"TOKEN{megabyte}"]},
+            "catastrophic pattern": {"intent": "hostile_x", "patterns": ["^(a+)+$TOKEN"]},
+            "NUL keyword": {"intent": "hostile_x", "keywords": ["\u0000TOKEN"]},
+        }
+    ):
         call("POST", intents, dumps(body), f"POST {intents} {name}", expect=EITHER)
     schedules = "/v1/schedules/TOKEN"
-    for name, body in {
-        "empty schedule": {"schedule": {}},
-        "schedule not an object": {"schedule": "always"},
-        "min_interval_s 10**30": {"schedule": {}, "min_interval_s": 10**30},
-        "min_interval_s -1": {"schedule": {}, "min_interval_s": -1},
-        "greeting too long": {"schedule": {}, "greeting": "g" * 5000},
-        "schedule deep": {"schedule": json.loads(nested(500, "object"))},
-        "timezone nonsense": {"schedule": {"timezone": "Mars/Olympus", "hours": {}}},
-    }.items():
+    for name, body in _table(
+        {
+            "empty schedule": {"schedule": {}},
+            "schedule not an object": {"schedule": "always"},
+            "min_interval_s 10**30": {"schedule": {}, "min_interval_s": 10**30},
+            "min_interval_s -1": {"schedule": {}, "min_interval_s": -1},
+            "greeting too long": {"schedule": {}, "greeting": "g" * 5000},
+            "schedule deep": {"schedule": json.loads(nested(500, "object"))},
+            "timezone nonsense": {"schedule": {"timezone": "Mars/Olympus", "hours": {}}},
+        }
+    ):
         call("PUT", schedules, dumps(body), f"PUT /v1/schedules/{{account}} {name}", expect=EITHER)
     call(
         "PUT",
@@ -1279,14 +1329,16 @@ def _bad_admin_input(c: Corpus, ids: dict[str, str]) -> None:
         expect=EITHER,
     )
     quick = "/v1/quick-replies"
-    for name, body in {
-        "bad shortcut": {"shortcut": "nope", "text": "TOKEN"},
-        "empty text": {"shortcut": "/hx", "text": ""},
-        "unknown placeholder": {"shortcut": "/hxph", "text": "{password} TOKEN"},
-        "21 synonyms": {"shortcut": "/hxsyn", "text": "TOKEN", "synonyms": [f"/hs{n}" for n in range(21)]},
-        "text too long": {"shortcut": "/hxlong", "text": "t" * 5000 + "TOKEN"},
-        "NUL in text": {"shortcut": "/hxnul", "text": "\u0000TOKEN"},
-    }.items():
+    for name, body in _table(
+        {
+            "bad shortcut": {"shortcut": "nope", "text": "TOKEN"},
+            "empty text": {"shortcut": "/hx", "text": ""},
+            "unknown placeholder": {"shortcut": "/hxph", "text": "{password} TOKEN"},
+            "21 synonyms": {"shortcut": "/hxsyn", "text": "TOKEN", "synonyms": [f"/hs{n}" for n in range(21)]},
+            "text too long": {"shortcut": "/hxlong", "text": "t" * 5000 + "TOKEN"},
+            "NUL in text": {"shortcut": "/hxnul", "text": "\u0000TOKEN"},
+        }
+    ):
         call("POST", quick, dumps(body), f"POST {quick} {name}", expect=EITHER)
     call("PUT", "/v1/automation", dumps({"enabled": "maybe", "account": "TOKEN"}), "PUT automation enabled=maybe")
     call(
@@ -1297,17 +1349,21 @@ def _bad_admin_input(c: Corpus, ids: dict[str, str]) -> None:
         expect=EITHER,
     )
     conversation = "/v1/conversations/{conversation}"
-    for name, body in {
-        "transfer to a non-uuid": {"to_agent_id": "TOKEN"},
-        "transfer elsewhere": {"to": "TOKEN"},
-        "transfer to nobody": {},
-    }.items():
+    for name, body in _table(
+        {
+            "transfer to a non-uuid": {"to_agent_id": "TOKEN"},
+            "transfer elsewhere": {"to": "TOKEN"},
+            "transfer to nobody": {},
+        }
+    ):
         call("POST", f"{conversation}/transfer", dumps(body), f"POST transfer {name}", expect=EITHER)
-    for name, body in {
-        "note empty": {"text": ""},
-        "note a number": {"text": 5},
-        "note 1 MB": {"text": megabyte},
-    }.items():
+    for name, body in _table(
+        {
+            "note empty": {"text": ""},
+            "note a number": {"text": 5},
+            "note 1 MB": {"text": megabyte},
+        }
+    ):
         call("POST", f"{conversation}/notes", dumps(body), f"POST notes {name}", expect=EITHER)
     call("POST", f"{conversation}/messages", dumps({"text": "TOKEN"}), "POST a reply as the admin")
     # Body over the limit and declared-but-missing bodies, on calls that take one.

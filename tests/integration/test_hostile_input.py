@@ -234,7 +234,7 @@ async def _published_tokens(topic: str, run: str) -> set[str]:
     """Every token of the run in any record of the topic, read from the beginning to its end."""
     consumer = AIOKafkaConsumer(topic, bootstrap_servers=KAFKA, enable_auto_commit=False, auto_offset_reset="earliest")
     await consumer.start()
-    found: set[str] = set()
+    found: set[bytes] = set()
     try:
         partitions = list(consumer.assignment())
         await consumer.seek_to_beginning(*partitions)
@@ -399,7 +399,7 @@ def test_the_corpus_names_every_v1_route():
     from router.api import routes
 
     served = {
-        (method, route.path)
+        (method, getattr(route, "path", ""))
         for router in (routes, automation_routes, contact_routes, handover_routes, quick_reply_routes)
         for route in router.routes
         for method in getattr(route, "methods", ())
