@@ -164,7 +164,9 @@ def _report(bad: list[tuple[Case, Answer | str, str]], heading: str) -> str:
     return "\n".join(lines)
 
 
-def _write_report(part: str, cases: list[Case], results: list[tuple[Case, Answer | str]], bad: int) -> str:
+def _write_report(
+    part: str, cases: list[Case], results: list[tuple[Case, Answer | str]], bad: list[tuple[Case, Answer | str, str]]
+) -> str:
     statuses: dict[str, int] = {}
     for _, answer in results:
         key = answer if isinstance(answer, str) else str(answer.status)
@@ -178,14 +180,15 @@ def _write_report(part: str, cases: list[Case], results: list[tuple[Case, Answer
         "by_category": counts,
         "by_status": statuses,
         "5xx": five_xx,
-        "bad_answers": bad,
+        "bad_answers": len(bad),
+        "bad": [f"{case.describe()} -> {problem}" for case, _, problem in bad],
     }
     REPORT.parent.mkdir(parents=True, exist_ok=True)
     existing = orjson.loads(REPORT.read_bytes()) if REPORT.exists() else {}
     REPORT.write_bytes(orjson.dumps({**existing, part: summary}, option=orjson.OPT_INDENT_2))
     line = (
         f"hostile {part}: {len(cases)} requests over {len(counts)} categories, {five_xx} answered 5xx, "
-        f"{bad} bad answers ({REPORT})"
+        f"{len(bad)} bad answers ({REPORT})"
     )
     print(line)
     return line
@@ -277,7 +280,7 @@ async def test_every_webhook_refuses_hostile_input_with_a_4xx_and_stores_nothing
     async with httpx.AsyncClient(timeout=ANSWER_TIMEOUT_S, limits=FRESH_CONNECTIONS) as client:
         results = await _run(client, stack.ingest.url, cases)
     bad = [(case, answer, problem) for case, answer in results if (problem := _problem(case, answer))]
-    _write_report("webhooks", cases, results, len(bad))
+    _write_report("webhooks", cases, results, bad)
 
     # What was accepted is stored, cleaned; nothing of what was refused is stored or published.
     accepted = [case for case, answer in results if case.stored_text and not _problem(case, answer)]
@@ -439,7 +442,7 @@ async def test_every_v1_call_refuses_wrong_credentials_and_bad_admin_input_with_
         minted = _minted(before, await _series(http, stack.router.url), run)
         results += await _run(client, stack.router.url, [c for c in cases if c.category != "v1_credentials"])
     bad = [(case, answer, problem) for case, answer in results if (problem := _problem(case, answer))]
-    _write_report("v1", cases, results, len(bad))
+    _write_report("v1", cases, results, bad)
     leaks = _leaks(cases, results, await _stored_tokens(stack.dsn, run), "PostgreSQL")
     minted += _minted(before, await _series(http, stack.router.url), run)
     problems = [_report(bad, "from the router's /v1 API")] if bad else []
