@@ -31,6 +31,7 @@ from ingest.errors import (
     SignatureError,
     UnknownChannel,
 )
+from ingest.mailgun_ledger import PostgresTokenLedger
 from loadtests.ports import free_port
 from router.automation_api import routes as automation_routes
 from router.contacts_api import routes as contact_routes
@@ -460,3 +461,26 @@ def test_the_suite_sends_at_least_500_requests_over_at_least_10_categories():
     assert len(cases) >= 500
     assert len(corpus.categories(cases)) >= 10
     print(f"hostile corpus: {len(cases)} requests over {len(corpus.categories(cases))} categories")
+
+
+async def test_the_replay_ledger_forgets_a_token_once_it_expires_and_sweeps_expired_ones(stack: Stack) -> None:
+    ledger = PostgresTokenLedger(stack.dsn, timeout_s=5)
+    await ledger.start()
+    conn = await asyncpg.connect(stack.dsn)
+    try:
+        now = time.time()
+        token = f"live-{secrets.token_hex(8)}"
+        assert await ledger.first_use(token, now + 300)
+        assert not await ledger.first_use(token, now + 300)  # a replay within the window
+        expired = f"expired-{secrets.token_hex(8)}"
+        await conn.execute("INSERT INTO mailgun_tokens VALUES ($1, now() - interval '1 second')", expired)
+        assert await ledger.first_use(expired, now + 300)  # past its window: a first use again
+        assert not await ledger.first_use(expired, now + 300)
+        # Long expired (the oldest in the table): each claim sweeps up to two of them besides its own.
+        old = [f"old-{secrets.token_hex(8)}" for _ in range(3)]
+        await conn.executemany("INSERT INTO mailgun_tokens VALUES ($1, '2000-01-01T00:00:00Z')", [(t,) for t in old])
+        assert await ledger.first_use(f"new-{secrets.token_hex(8)}", now + 300)
+        assert await conn.fetchval("SELECT count(*) FROM mailgun_tokens WHERE token = ANY($1)", old) == 1
+    finally:
+        await conn.close()
+        await ledger.close()
