@@ -152,9 +152,14 @@ async def _run(http: httpx.AsyncClient, base: str, cases: list[Case]) -> list[tu
         async with limit:
             return case, await _send(http, base, case)
 
-    # Slow cases (silent bodies) first, so they overlap with the rest.
-    ordered = sorted(cases, key=lambda c: c.declared_length is None or c.declared_length > 2**30)
-    return list(await asyncio.gather(*(one(case) for case in ordered)))
+    # Slow cases (silent bodies) first, so they overlap with the rest; then the ones that must be in order.
+    slow_first = sorted(
+        (c for c in cases if not c.ordered), key=lambda c: c.declared_length is None or c.declared_length > 2**30
+    )
+    results = list(await asyncio.gather(*(one(case) for case in slow_first)))
+    for case in (c for c in cases if c.ordered):
+        results.append((case, await _send(http, base, case)))
+    return results
 
 
 def _report(bad: list[tuple[Case, Answer | str, str]], heading: str) -> str:
