@@ -1,5 +1,6 @@
 """Ingest's HTTP app: one webhook endpoint per channel, answering once Kafka has the events."""
 
+import asyncio
 import time
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
@@ -7,24 +8,33 @@ from datetime import UTC, datetime
 
 from fastapi import FastAPI, Request, Response
 from fastapi.responses import JSONResponse, PlainTextResponse
+from pydantic import ValidationError
+from starlette.exceptions import HTTPException
+from starlette.requests import ClientDisconnect
 
 from ingest import meta
 from ingest.channels import build_channels
-from ingest.errors import PayloadTooLarge, UnknownChannel, WebhookError
+from ingest.errors import BodyIncomplete, BodyTimeout, PayloadError, PayloadTooLarge, UnknownChannel, WebhookError
+from ingest.mailgun_ledger import PostgresTokenLedger
 from ingest.publisher import publish
 from ingest.settings import IngestSettings
-from ingest.webhook import WebhookRequest
+from ingest.webhook import ChannelWebhook, ReplayGuarded, WebhookRequest
+from schemas.inbound import DeliveryStatus, InboundMessage
 from services.health import health_routes
 from services.kafka import Topics, ensure_topics, make_producer, wait_for_kafka
 from services.metrics import FASTAPI_TELEMETRY_OFF, INGEST_MESSAGES, WEBHOOK_SECONDS, metrics_routes
 
 META_CHANNELS = ("whatsapp", "messenger", "instagram")
+# The label of everything posted to a path that names no channel: a label from the path would let anyone
+# mint a new Prometheus series per request.
+UNKNOWN_CHANNEL = "unknown"
 
 
 def create_app(settings: IngestSettings) -> FastAPI:
-    """The ingest app; its Kafka producer lives for the app's lifespan."""
+    """The ingest app; its Kafka producer and Mailgun's replay ledger live for the app's lifespan."""
     topics = Topics(settings.topic_prefix)
-    channels = build_channels(settings)
+    ledger = PostgresTokenLedger(settings.database_url.get_secret_value(), settings.replay_ledger_timeout_s)
+    channels = build_channels(settings, ledger)
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
@@ -34,8 +44,10 @@ def create_app(settings: IngestSettings) -> FastAPI:
         await producer.start()
         app.state.producer = producer
         try:
+            await ledger.start()
             yield
         finally:
+            await ledger.close()
             await producer.stop()
 
     app = FastAPI(title="Switchboard ingest", telemetry=FASTAPI_TELEMETRY_OFF, lifespan=lifespan)
@@ -48,14 +60,23 @@ def create_app(settings: IngestSettings) -> FastAPI:
 
     @app.exception_handler(WebhookError)
     async def refuse(request: Request, error: WebhookError) -> JSONResponse:
-        channel = request.path_params.get("channel", "unknown")
-        INGEST_MESSAGES.labels(channel=channel, outcome=error.code).inc()
+        channel = request.path_params.get("channel")
+        label = channel if channel in channels else UNKNOWN_CHANNEL
+        INGEST_MESSAGES.labels(channel=label, outcome=error.code).inc()
         return JSONResponse({"error": error.code, "detail": error.detail}, status_code=error.status)
+
+    @app.exception_handler(HTTPException)
+    async def no_route(_: Request, error: HTTPException) -> Response:
+        # Unknown paths and methods answer like every other refusal, with a machine-readable code.
+        code = {404: "not_found", 405: "method_not_allowed"}.get(error.status_code, "bad_request")
+        return JSONResponse(
+            {"error": code, "detail": error.detail}, status_code=error.status_code, headers=error.headers
+        )
 
     @app.get("/webhooks/{channel}")
     async def subscription_handshake(channel: str, request: Request) -> Response:
         if channel not in META_CHANNELS or channel not in channels:
-            raise UnknownChannel(f"{channel} has no subscription handshake")
+            raise UnknownChannel(f"{channel[:64]!r} has no subscription handshake")
         challenge = meta.answer_handshake(dict(request.query_params), settings.meta_verify_token.get_secret_value())
         if challenge is None:
             return JSONResponse(
@@ -69,13 +90,15 @@ def create_app(settings: IngestSettings) -> FastAPI:
         started = time.perf_counter()
         webhook = channels.get(channel)
         if webhook is None:
-            raise UnknownChannel(f"no channel named {channel!r}")
-        raw_body = await _read_limited(request, settings.max_body_bytes)
+            raise UnknownChannel(f"no channel named {channel[:64]!r}")
+        raw_body = await _read_limited(request, settings.max_body_bytes, settings.body_read_timeout_s)
         webhook_request = WebhookRequest(
             url=str(request.url), headers={k.lower(): v for k, v in request.headers.items()}, raw_body=raw_body
         )
         webhook.verify(webhook_request)
-        events = webhook.parse(webhook_request, received_at=datetime.now(UTC))
+        events = parse_events(webhook, webhook_request)
+        if isinstance(webhook, ReplayGuarded):
+            await webhook.admit(webhook_request)
         await publish(request.app.state.producer, topics.inbound, events, settings.publish_timeout_s)
         INGEST_MESSAGES.labels(channel=channel, outcome="accepted").inc(len(events))
         WEBHOOK_SECONDS.labels(channel=channel).observe(time.perf_counter() - started)
@@ -84,15 +107,32 @@ def create_app(settings: IngestSettings) -> FastAPI:
     return app
 
 
-async def _read_limited(request: Request, limit: int) -> bytes:
+def parse_events(webhook: ChannelWebhook, request: WebhookRequest) -> list[InboundMessage | DeliveryStatus]:
+    """The channel's events, or `PayloadError`: whatever a signed body makes the parsers fail on is the body's
+    fault (a field the schema bounds, a number no datetime holds, nesting deeper than the stack)."""
+    try:
+        return webhook.parse(request, received_at=datetime.now(UTC))
+    except ValidationError as error:
+        raise PayloadError.invalid(error) from error
+    except (ValueError, OverflowError, RecursionError) as error:
+        raise PayloadError(f"body cannot be read: {type(error).__name__}") from error
+
+
+async def _read_limited(request: Request, limit: int, timeout_s: float) -> bytes:
     declared = request.headers.get("content-length")
     if declared is not None and declared.isdigit() and int(declared) > limit:
-        raise PayloadTooLarge(f"body of {declared} bytes is above the {limit}-byte limit")
+        raise PayloadTooLarge(f"body of {declared[:20]} bytes is above the {limit}-byte limit")
     chunks: list[bytes] = []
     size = 0
-    async for chunk in request.stream():
-        size += len(chunk)
-        if size > limit:
-            raise PayloadTooLarge(f"body is above the {limit}-byte limit")
-        chunks.append(chunk)
+    try:
+        async with asyncio.timeout(timeout_s):
+            async for chunk in request.stream():
+                size += len(chunk)
+                if size > limit:
+                    raise PayloadTooLarge(f"body is above the {limit}-byte limit")
+                chunks.append(chunk)
+    except TimeoutError as error:
+        raise BodyTimeout(f"the body did not arrive within {timeout_s:.0f}s ({size} bytes came)") from error
+    except ClientDisconnect as error:
+        raise BodyIncomplete(f"the client left after {size} bytes of the body") from error
     return b"".join(chunks)

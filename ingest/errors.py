@@ -4,8 +4,11 @@ WebhookError
 ├── UnknownChannel      404  no such channel
 ├── SignatureError      401  missing or wrong signature: the body is not the provider's
 ├── PayloadError        400  signed, but not what the channel sends
+├── BodyIncomplete      400  the client stopped before the body its Content-Length declared
+├── BodyTimeout         408  the body did not arrive in time
 ├── PayloadTooLarge     413  above the size limit
-└── PublishError        503  Kafka did not acknowledge: the provider should retry
+├── PublishError        503  Kafka did not acknowledge: the provider should retry
+└── LedgerUnavailable   503  the replay ledger (PostgreSQL) did not answer: the provider should retry
 """
 
 from pydantic import ValidationError
@@ -44,6 +47,16 @@ class PayloadError(WebhookError):
         return cls(f"{where}: {first['msg']}")
 
 
+class BodyIncomplete(WebhookError):
+    status = 400
+    code = "incomplete_body"
+
+
+class BodyTimeout(WebhookError):
+    status = 408
+    code = "body_timeout"
+
+
 class PayloadTooLarge(WebhookError):
     status = 413
     code = "payload_too_large"
@@ -52,3 +65,8 @@ class PayloadTooLarge(WebhookError):
 class PublishError(WebhookError):
     status = 503
     code = "kafka_unavailable"
+
+
+class LedgerUnavailable(WebhookError):
+    status = 503
+    code = "ledger_unavailable"

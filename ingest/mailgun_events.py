@@ -8,13 +8,14 @@ dropped because Mailgun keeps retrying it; other events (clicked, complained...)
 """
 
 from collections.abc import Callable
-from datetime import UTC, datetime
+from datetime import datetime
 from email.utils import parseaddr
 from uuid import uuid4
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from ingest.errors import PayloadError
+from ingest.timestamps import from_unix_seconds
 from schemas.inbound import DeliveryError, DeliveryState, DeliveryStatus
 
 
@@ -79,7 +80,7 @@ def parse_event(raw_body: bytes, mailbox: Callable[[str], str], received_at: dat
         # Events name the message without the angle brackets its header (and our record of it) has.
         provider_message_id=message_id if message_id.startswith("<") else f"<{message_id}>",
         status=status,
-        occurred_at=datetime.fromtimestamp(data.timestamp, tz=UTC),
+        occurred_at=from_unix_seconds(data.timestamp, "event-data.timestamp"),
         received_at=received_at,
         errors=_errors(data) if status == "failed" else (),
     )

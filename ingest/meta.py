@@ -18,6 +18,9 @@ def sign(app_secret: bytes, raw_body: bytes) -> str:
 
 def verify_signature(app_secret: bytes, headers: dict[str, str], raw_body: bytes) -> None:
     """Raise `SignatureError` unless the body carries Meta's signature, compared in constant time."""
+    if not app_secret:
+        # Anyone can compute an HMAC with the empty key: without a secret no body can be Meta's.
+        raise SignatureError("no Meta app secret is configured, so no webhook can be verified")
     received = headers.get("x-hub-signature-256")
     if not received:
         raise SignatureError("missing X-Hub-Signature-256 header")
@@ -27,7 +30,7 @@ def verify_signature(app_secret: bytes, headers: dict[str, str], raw_body: bytes
 
 def answer_handshake(params: dict[str, str], verify_token: str) -> str | None:
     """The `hub.challenge` to echo when Meta's subscription handshake carries our verify token."""
-    if params.get("hub.mode") != "subscribe":
+    if not verify_token or params.get("hub.mode") != "subscribe":
         return None
     token = params.get("hub.verify_token", "")
     if not hmac.compare_digest(token.encode(), verify_token.encode()):

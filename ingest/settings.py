@@ -26,7 +26,11 @@ class IngestSettings(CommonSettings):
     # public base (https://hooks.example.com) and ingest checks against that.
     public_base_url: str | None = None
     max_body_bytes: int = 1024 * 1024
+    # A client that declared a body and stops sending it would otherwise hold its connection for ever.
+    body_read_timeout_s: float = 10.0
     publish_timeout_s: float = 5.0
+    # Mailgun's replay ledger lives in PostgreSQL (SWITCHBOARD_DATABASE_URL); past this, the webhook gets 503.
+    replay_ledger_timeout_s: float = 2.0
 
     # Secure defaults (SWITCHBOARD_ENV, services/settings.py): each channel-wide webhook secret, and the
     # channels an empty one refuses (401), said in the start-up log.

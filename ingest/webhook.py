@@ -31,3 +31,14 @@ class ChannelWebhook(Protocol):
     def parse(self, request: WebhookRequest, received_at: datetime) -> list[InboundMessage | DeliveryStatus]: ...
 
     def acknowledge(self, accepted: int) -> Response: ...
+
+
+@runtime_checkable
+class ReplayGuarded(Protocol):
+    """A channel whose signatures are good for one use (Mailgun's tokens).
+
+    `admit` claims the request's signature once `verify` and `parse` accepted it; it raises
+    `SignatureError` for a replay and `LedgerUnavailable` when the shared ledger cannot say.
+    """
+
+    async def admit(self, request: WebhookRequest) -> None: ...

@@ -7,12 +7,19 @@ from ingest.channels.telegram import TelegramWebhook
 from ingest.channels.twilio import TwilioWebhook
 from ingest.channels.webchat import WebchatWebhook
 from ingest.channels.whatsapp import WhatsAppWebhook
+from ingest.mailgun_ledger import PostgresTokenLedger
+from ingest.mailgun_signature import TokenLedger
 from ingest.settings import IngestSettings
 from ingest.webhook import ChannelWebhook
 
 
-def build_channels(settings: IngestSettings) -> dict[str, ChannelWebhook]:
-    """Every channel's webhook, each holding its own secrets."""
+def build_channels(settings: IngestSettings, ledger: TokenLedger | None = None) -> dict[str, ChannelWebhook]:
+    """Every channel's webhook, each holding its own secrets; Mailgun's tokens go to `ledger`.
+
+    Without a ledger, Mailgun's is PostgreSQL's, to be started by the caller (`PostgresTokenLedger.start`).
+    """
+    if ledger is None:
+        ledger = PostgresTokenLedger(settings.database_url.get_secret_value(), settings.replay_ledger_timeout_s)
     return {
         "whatsapp": WhatsAppWebhook(app_secret=settings.meta_app_secret.get_secret_value().encode()),
         "line": LineWebhook(settings.line_channel_secret.get_secret_value(), settings.accounts),
@@ -26,6 +33,7 @@ def build_channels(settings: IngestSettings) -> dict[str, ChannelWebhook]:
             settings.mailgun_signing_key.get_secret_value().encode(),
             settings.accounts,
             max_age_s=settings.webhook_timestamp_tolerance_s,
+            ledger=ledger,
         ),
         "webchat": WebchatWebhook(
             settings.webchat_signing_key.get_secret_value().encode(),

@@ -19,7 +19,7 @@ each message id once.
 import base64
 import hashlib
 import hmac
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import Any
 from uuid import uuid4
 
@@ -29,6 +29,7 @@ from fastapi.responses import JSONResponse
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from ingest.errors import PayloadError, SignatureError
+from ingest.timestamps import from_unix_millis
 from ingest.webhook import WebhookRequest
 from schemas.inbound import Attachment, DeliveryStatus, InboundMessage
 from services.accounts import ChannelAccount, accounts_on, find_account
@@ -152,7 +153,7 @@ def _message(event: _MessageEvent, destination: str, received_at: datetime) -> I
         account_external_id=destination,
         sender_external_id=sender,
         provider_message_id=m.id,
-        sent_at=datetime.fromtimestamp(event.timestamp / 1000, tz=UTC),
+        sent_at=from_unix_millis(event.timestamp, f"message {m.id}: timestamp"),
         received_at=received_at,
         content_type=content_type,
         text=text,

@@ -25,7 +25,7 @@ import hashlib
 import re
 import time
 from collections.abc import Callable
-from datetime import UTC, datetime
+from datetime import datetime
 from email.header import decode_header, make_header
 from email.utils import parseaddr
 from typing import Any
@@ -35,10 +35,11 @@ import orjson
 from fastapi import Response
 from fastapi.responses import JSONResponse
 
-from ingest.errors import PayloadError, SignatureError
+from ingest.errors import LedgerUnavailable, PayloadError, SignatureError
 from ingest.form_data import FormBody, FormError, FormFile, is_form, parse_form
 from ingest.mailgun_events import parse_event
-from ingest.mailgun_signature import TokenLedger, verify_signature
+from ingest.mailgun_signature import TokenLedger, claim_token, verify_signature
+from ingest.timestamps import from_unix_seconds
 from ingest.webhook import WebhookRequest
 from schemas.inbound import Attachment, DeliveryStatus, InboundMessage
 from services.accounts import ChannelAccount
@@ -55,25 +56,28 @@ class MailgunWebhook:
         signing_key: bytes,
         accounts: tuple[ChannelAccount, ...],
         max_age_s: float,
+        ledger: TokenLedger | None = None,
         clock: Callable[[], float] = time.time,
     ) -> None:
         self._signing_key = signing_key
         self._max_age_s = max_age_s
         self._clock = clock
-        self._ledger = TokenLedger(max_age_s)
+        self._ledger = ledger
         self._mailboxes = {a.external_id.lower(): a.external_id for a in accounts if a.channel == "mailgun"}
 
     def verify(self, request: WebhookRequest) -> None:
         timestamp, token, signature = _signature_fields(request)
-        verify_signature(
-            self._signing_key,
-            timestamp,
-            token,
-            signature,
-            now=self._clock(),
-            max_age_s=self._max_age_s,
-            ledger=self._ledger,
+        verify_signature(self._signing_key, timestamp, token, signature, now=self._clock(), max_age_s=self._max_age_s)
+
+    async def admit(self, request: WebhookRequest) -> None:
+        """Claim the verified signature's token in the shared ledger: a second use is a replay (401)."""
+        timestamp, token, signature = _signature_fields(request)
+        signed_at = verify_signature(
+            self._signing_key, timestamp, token, signature, now=self._clock(), max_age_s=self._max_age_s
         )
+        if self._ledger is None:  # without a ledger a replay cannot be told from a first use: refuse both
+            raise LedgerUnavailable("no replay ledger is configured for Mailgun")
+        await claim_token(self._ledger, token, signed_at, self._max_age_s)
 
     def parse(self, request: WebhookRequest, received_at: datetime) -> list[InboundMessage | DeliveryStatus]:
         if _media_type(request) == "application/json":
@@ -222,6 +226,7 @@ def _token_id(token: str) -> str:
 
 def _unix_time(value: str) -> datetime:
     try:
-        return datetime.fromtimestamp(int(value), tz=UTC)
+        seconds = int(value)
     except ValueError as error:
-        raise PayloadError(f"timestamp is not Unix seconds: {value!r}") from error
+        raise PayloadError(f"timestamp is not Unix seconds: {value[:40]!r}") from error
+    return from_unix_seconds(seconds, "timestamp")

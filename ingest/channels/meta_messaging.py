@@ -34,7 +34,7 @@ Instagram developers.facebook.com/documentation/business-messaging/instagram-mes
 (`read.mid` in `messaging_seen`, as chatwoot's Instagram::ReadStatusService reads it).
 """
 
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import Literal
 from uuid import uuid4
 
@@ -44,6 +44,7 @@ from pydantic import BaseModel, ConfigDict, ValidationError
 
 from ingest import meta
 from ingest.errors import PayloadError
+from ingest.timestamps import from_unix_millis
 from ingest.webhook import WebhookRequest
 from schemas.inbound import Attachment, DeliveryState, DeliveryStatus, InboundMessage
 
@@ -250,8 +251,4 @@ def _sent_at(event: _Event) -> datetime:
 def _instant(value: int) -> datetime:
     # Meta's timestamps are milliseconds, but some of its documented examples (postbacks) use seconds:
     # a value below 10^11 would be a millisecond time in 1973.
-    ms = value * 1000 if value < 10**11 else value
-    try:
-        return datetime.fromtimestamp(ms // 1000, tz=UTC).replace(microsecond=ms % 1000 * 1000)
-    except (OverflowError, OSError, ValueError) as error:
-        raise PayloadError(f"timestamp is not a time in milliseconds: {value}") from error
+    return from_unix_millis(value * 1000 if value < 10**11 else value, "timestamp")

@@ -16,7 +16,7 @@ send a bot its own messages. An album arrives as one update per photo (same `med
 """
 
 import hmac
-from datetime import UTC, datetime
+from datetime import datetime
 from urllib.parse import parse_qs, urlsplit
 from uuid import uuid4
 
@@ -25,6 +25,7 @@ from fastapi.responses import JSONResponse
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from ingest.errors import PayloadError, SignatureError
+from ingest.timestamps import from_unix_seconds
 from ingest.webhook import WebhookRequest
 from schemas.inbound import Attachment, DeliveryStatus, InboundMessage
 from services.accounts import ChannelAccount, accounts_on
@@ -185,7 +186,7 @@ def _inbound(m: _Message, sender: _User, bot: str, *, edited: bool, received_at:
         sender_external_id=str(sender.id),
         sender_name=" ".join(part for part in (sender.first_name, sender.last_name) if part),
         provider_message_id=f"{message_id}:edited:{sent}" if edited else message_id,
-        sent_at=datetime.fromtimestamp(sent, tz=UTC),
+        sent_at=from_unix_seconds(sent, "message.date"),
         received_at=received_at,
         content_type=content_type,
         text=text,

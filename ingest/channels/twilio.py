@@ -40,6 +40,8 @@ _STATUS_MAP: dict[str, DeliveryState] = {
 _INBOUND_STATUSES = ("receiving", "received")
 _MEDIA_KINDS = ("image", "video", "audio")
 _MAX_MEDIA = 10
+# Twilio sends a few dozen parameters (ten media add twenty); more is not Twilio.
+_MAX_FIELDS = 200
 
 
 class TwilioWebhook:
@@ -95,9 +97,11 @@ class TwilioWebhook:
 
 def _form(raw_body: bytes) -> list[tuple[str, str]]:
     try:
-        return parse_qsl(raw_body.decode(), keep_blank_values=True, errors="strict")
+        return parse_qsl(raw_body.decode(), keep_blank_values=True, errors="strict", max_num_fields=_MAX_FIELDS)
     except UnicodeDecodeError as error:
         raise PayloadError("body is not form-encoded UTF-8") from error
+    except ValueError as error:  # parse_qsl's own bound on the number of fields
+        raise PayloadError(f"body has more than {_MAX_FIELDS} parameters") from error
 
 
 def _is_status_callback(params: dict[str, str]) -> bool:

@@ -4,7 +4,7 @@ One POST may carry several entries, changes, messages and statuses; each becomes
 Payload reference: developers.facebook.com/docs/whatsapp/cloud-api/webhooks/payload-examples.
 """
 
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import Any, Literal
 from uuid import uuid4
 
@@ -14,6 +14,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from ingest import meta
 from ingest.errors import PayloadError
+from ingest.timestamps import from_unix_seconds
 from ingest.webhook import WebhookRequest
 from schemas.inbound import Attachment, DeliveryError, DeliveryState, DeliveryStatus, InboundMessage
 
@@ -222,6 +223,7 @@ def _status(s: _Status, account: str, received_at: datetime) -> DeliveryStatus:
 
 def _timestamp(unix_seconds: str) -> datetime:
     try:
-        return datetime.fromtimestamp(int(unix_seconds), tz=UTC)
-    except ValueError as error:
-        raise PayloadError(f"timestamp is not Unix seconds: {unix_seconds!r}") from error
+        seconds = int(unix_seconds)
+    except ValueError as error:  # also a number of more than 4,300 digits
+        raise PayloadError(f"timestamp is not Unix seconds: {unix_seconds[:40]!r}") from error
+    return from_unix_seconds(seconds, "timestamp")

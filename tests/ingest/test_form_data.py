@@ -49,3 +49,41 @@ def test_is_form_knows_both_form_types_whatever_their_parameters():
     assert is_form("Multipart/Form-Data; boundary=x")
     assert not is_form("application/json")
     assert not is_form("")
+
+
+def multipart(parts: list[bytes], boundary: str = "b") -> tuple[str, bytes]:
+    body = b"".join(b"--" + boundary.encode() + b"\r\n" + part + b"\r\n" for part in parts)
+    return f"multipart/form-data; boundary={boundary}", body + b"--" + boundary.encode() + b"--\r\n"
+
+
+def field(name: str, value: str = "v") -> bytes:
+    return f'Content-Disposition: form-data; name="{name}"\r\n\r\n{value}'.encode()
+
+
+def test_a_multipart_of_up_to_the_part_limit_is_read():
+    content_type, body = multipart([field(f"f{n}") for n in range(100)])
+    assert len(parse_form(content_type, body).fields) == 100
+
+
+@pytest.mark.parametrize(
+    ("content_type", "body", "why"),
+    [
+        (*multipart([field(f"f{n}") for n in range(101)]), "more than 100 parts"),
+        (*multipart([field("a")], boundary="b" * 71), "boundary"),
+        (
+            *multipart(
+                [
+                    b'Content-Disposition: form-data; name="a"\r\nContent-Type: multipart/mixed; boundary=c\r\n\r\n'
+                    + b"--c\r\n\r\nx\r\n--c--"
+                ]
+            ),
+            "one level deep",
+        ),
+        ("multipart/form-data; boundary=b", b"x" * (1024 * 1024 + 1), "limit"),
+        ("application/x-www-form-urlencoded", b"&".join(b"a%d=1" % n for n in range(1001)), "more than 1000"),
+    ],
+    ids=["too-many-parts", "long-boundary", "nested", "too-large", "too-many-fields"],
+)
+def test_a_form_beyond_the_bounds_is_refused_before_it_is_parsed(content_type, body, why):
+    with pytest.raises(FormError, match=why):
+        parse_form(content_type, body)

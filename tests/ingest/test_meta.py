@@ -51,3 +51,13 @@ def test_handshake_echoes_the_challenge_for_our_token():
 )
 def test_handshake_refuses_anything_else(params):
     assert answer_handshake(params, "tok") is None
+
+
+def test_an_empty_app_secret_refuses_even_an_hmac_made_with_the_empty_key():
+    empty_key_signature = "sha256=" + hmac.new(b"", BODY, hashlib.sha256).hexdigest()
+    with pytest.raises(SignatureError, match="no Meta app secret"):
+        verify_signature(b"", {"x-hub-signature-256": empty_key_signature}, BODY)
+
+
+def test_an_empty_verify_token_answers_no_handshake():
+    assert answer_handshake({"hub.mode": "subscribe", "hub.verify_token": "", "hub.challenge": "1"}, "") is None

@@ -27,8 +27,21 @@ ACCOUNTS = (
 )
 
 
-def webhook(now: float = 1770920772) -> MailgunWebhook:
-    return MailgunWebhook(KEY.encode(), ACCOUNTS, max_age_s=300, clock=lambda: now)
+class Ledger:
+    """A ledger held in a dict, as one process would see PostgreSQL's."""
+
+    def __init__(self) -> None:
+        self.tokens: dict[str, float] = {}
+
+    async def first_use(self, token: str, expires_at: float) -> bool:
+        if token in self.tokens:
+            return False
+        self.tokens[token] = expires_at
+        return True
+
+
+def webhook(now: float = 1770920772, ledger: Ledger | None = None) -> MailgunWebhook:
+    return MailgunWebhook(KEY.encode(), ACCOUNTS, max_age_s=300, ledger=ledger or Ledger(), clock=lambda: now)
 
 
 def request(body: bytes, content_type: str = FORM) -> WebhookRequest:
@@ -163,11 +176,40 @@ def test_a_body_mailgun_would_not_send_is_a_payload_error(body, content_type, wh
         parse(request(body, content_type))
 
 
-def test_verify_accepts_mailguns_signature_once_and_only_while_fresh():
+async def test_a_token_is_admitted_once_and_the_ledger_keeps_it_until_the_timestamp_is_stale():
+    ledger = Ledger()
+    hook = webhook(now=1770920772 + 10, ledger=ledger)
+    hook.verify(golden("forward.txt"))
+    await hook.admit(golden("forward.txt"))
+    with pytest.raises(SignatureError, match="already used"):
+        await webhook(now=1770920772 + 20, ledger=ledger).admit(golden("forward.txt"))
+    [(token, expires_at)] = ledger.tokens.items()
+    assert (len(token), expires_at) == (50, 1770920772 + 300)
+
+
+async def test_admit_checks_the_signature_itself_before_claiming_a_token():
+    ledger = Ledger()
+    tampered = form_with(token="f" * 50)
+    with pytest.raises(SignatureError, match="does not match"):
+        await webhook(ledger=ledger).admit(request(tampered))
+    assert ledger.tokens == {}
+
+
+@pytest.mark.parametrize("timestamp", ["nan", "1e400", "-1", "1770920772.5", "9" * 40])
+def test_a_signed_timestamp_that_is_not_whole_unix_seconds_is_refused(timestamp):
+    # Signed with the right key: only the shape of the timestamp is wrong ("nan" passed the freshness test).
+    fields = mailgun_email("support@mg.example.com", "bob@ex.com", "hi", message_id="<m@ex.com>")
+    token = "t" * 50
+    body = urlencode(
+        {**fields, "timestamp": timestamp, "token": token, "signature": sign(KEY.encode(), timestamp, token)}
+    )
+    with pytest.raises(SignatureError, match="not Unix seconds"):
+        webhook().verify(request(body.encode()))
+
+
+def test_verify_accepts_mailguns_signature_only_while_fresh():
     hook = webhook(now=1770920772 + 10)
     hook.verify(golden("forward.txt"))
-    with pytest.raises(SignatureError, match="already used"):
-        hook.verify(golden("forward.txt"))
     with pytest.raises(SignatureError, match="clock"):
         webhook(now=1770920772 + 301).verify(golden("forward.txt"))
     with pytest.raises(SignatureError, match="clock"):
@@ -196,7 +238,9 @@ def test_an_empty_signing_key_refuses_everything():
     fields = mailgun_email("support@mg.example.com", "bob@ex.com", "hi", message_id="<m@ex.com>")
     signed = signed_mailgun_form(fields, "", timestamp=1770920772)
     with pytest.raises(SignatureError, match="no Mailgun signing key"):
-        MailgunWebhook(b"", ACCOUNTS, max_age_s=300, clock=lambda: 1770920772).verify(request(signed.body))
+        MailgunWebhook(b"", ACCOUNTS, max_age_s=300, ledger=Ledger(), clock=lambda: 1770920772).verify(
+            request(signed.body)
+        )
 
 
 def test_the_signature_is_hex_hmac_sha256_of_timestamp_then_token():
