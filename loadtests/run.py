@@ -16,12 +16,12 @@ import time
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
-import asyncpg
 import httpx
 import orjson
 from honcho.environ import parse as parse_env
 from prometheus_client.parser import text_string_to_metric_families
 
+from loadtests.answers import count, read_answers
 from loadtests.channel_mix import (
     DEFAULT_MIX,
     LOAD_CUSTOMER_ID,
@@ -32,6 +32,7 @@ from loadtests.channel_mix import (
     parse_mix,
     provider_id_patterns,
 )
+from loadtests.reconnecting import CONNECTION_ERRORS, Database, get, send
 from loadtests.report import Report, Targets, evaluate, render
 from loadtests.shapes import SHAPES, mean_rate, peak_rate
 from sandbox.webhooks.compose import Secrets
@@ -77,44 +78,76 @@ class Samples:
 
 async def run_load(config: LoadConfig, targets: Targets) -> Report:
     """Run Locust for the configured time and measure the pipeline end to end."""
-    run_id = config.run_id
-    started = time.time()
-    async with httpx.AsyncClient(timeout=10) as http:
-        await http.delete(f"{config.sandbox}/sandbox/requests")
-        dispatch_before = await _metric_values(http, config.dispatcher, "switchboard_dispatch_total", "outcome")
-        paths_before = await _assignment_paths(http, config)
-        conn = await asyncpg.connect(config.database_url)
-        await _close_stale_load_conversations(conn)
-        queued_at_start = await _queue_depth(conn)
-        samples = Samples()
-        stop_sampling = asyncio.Event()
-        sampler_conn = await asyncpg.connect(config.database_url)  # the sampler runs beside other queries
-        sampler = asyncio.create_task(_sample(http, sampler_conn, config, samples, stop_sampling))
+    async with httpx.AsyncClient(timeout=10) as http, Database(config.database_url) as db:
+        run = await begin_run(config, db, http)
         try:
-            stats = await run_locust(config, run_id)
-            load_ended = time.time()
-            await _log_off_agents(http, conn, config)
-            await _drain(conn, run_id, stats["ok"], config.drain_timeout)
-            settled = await _settle(conn, http, config)
-            stop_sampling.set()
-            await sampler
-            lag_at_end = samples.lag[-1] if samples.lag else 0.0
-            report = await _measure(
-                conn, http, config, run_id, (started, load_ended), stats, samples, dispatch_before, lag_at_end
-            )
-            report.queued_at_start = queued_at_start
-            report.settled = settled
-            paths_after = await _assignment_paths(http, config)
-            report.assigned_on_arrival = int(paths_after.get("immediate", 0) - paths_before.get("immediate", 0))
-            report.assigned_after_waiting = int(paths_after.get("queued", 0) - paths_before.get("queued", 0))
-            await _close_leftovers(conn, run_id)
+            stats = await run_locust(config, config.run_id)
+            report = await finish_run(run, stats, time.time())
         finally:
-            stop_sampling.set()
-            with contextlib.suppress(Exception):
-                await sampler
-            await sampler_conn.close()
-            await conn.close()
+            await run.stop_sampling()
     report.missed = evaluate(report, targets)
+    return report
+
+
+@dataclass
+class Run:
+    """One load run being measured: what was counted before it, and the sampler running beside it."""
+
+    config: LoadConfig
+    db: Database
+    http: httpx.AsyncClient
+    started: float
+    samples: Samples
+    dispatch_before: dict[str, float]
+    paths_before: dict[str, float]
+    queued_at_start: int
+    sampler: "asyncio.Task[None]"
+    sampler_db: Database
+    stop: asyncio.Event
+
+    async def stop_sampling(self) -> None:
+        """Stop the sampler (idempotent) and close its connection."""
+        self.stop.set()
+        with contextlib.suppress(Exception):
+            await self.sampler
+        await self.sampler_db.close()
+
+
+async def begin_run(config: LoadConfig, db: Database, http: httpx.AsyncClient) -> Run:
+    """Count what the run's figures are measured against, clear the sandbox, and start the sampler."""
+    started = time.time()
+    await send(http, "DELETE", f"{config.sandbox}/sandbox/requests")
+    dispatch_before = await _metric_values(http, config.dispatcher, "switchboard_dispatch_total", "outcome")
+    paths_before = await _assignment_paths(http, config)
+    await _close_stale_load_conversations(db)
+    queued_at_start = await _queue_depth(db)
+    samples = Samples()
+    stop = asyncio.Event()
+    sampler_db = Database(config.database_url, retry_for_s=5)  # beside other queries; skips an outage
+    sampler = asyncio.create_task(_sample(http, sampler_db, config, samples, stop))
+    return Run(
+        config, db, http, started, samples, dispatch_before, paths_before, queued_at_start, sampler, sampler_db, stop
+    )
+
+
+async def finish_run(run: Run, stats: dict[str, float], load_ended: float) -> Report:
+    """After the load: log the agents off, wait for the pipeline to drain and settle, and measure."""
+    config, db, http = run.config, run.db, run.http
+    await _log_off_agents(http, db, config)
+    await _drain(db, config.run_id, stats["ok"], config.drain_timeout)
+    settled = await _settle(db, http, config)
+    await run.stop_sampling()
+    samples = run.samples
+    lag_at_end = samples.lag[-1] if samples.lag else 0.0
+    report = await _measure(
+        db, http, config, config.run_id, (run.started, load_ended), stats, samples, run.dispatch_before, lag_at_end
+    )
+    report.queued_at_start = run.queued_at_start
+    report.settled = settled
+    paths_after = await _assignment_paths(http, config)
+    report.assigned_on_arrival = int(paths_after.get("immediate", 0) - run.paths_before.get("immediate", 0))
+    report.assigned_after_waiting = int(paths_after.get("queued", 0) - run.paths_before.get("queued", 0))
+    await _close_leftovers(db, config.run_id)
     return report
 
 
@@ -134,6 +167,7 @@ async def run_locust(config: LoadConfig, run_id: str) -> dict[str, float]:
         **{f"SWITCHBOARD_{name.upper()}": value for name, value in asdict(config.secrets).items()},
         "LOCUST_ADMIN_TOKEN": config.admin_token,
         "LOCUST_ROUTER": config.router,
+        "LOCUST_ANSWERS_PREFIX": str(csv_prefix),
     }
     # Without agents, only the customer traffic runs (a bare endpoint has no agent API to call).
     user_classes = [] if config.agents else ["CustomerTraffic"]
@@ -165,7 +199,14 @@ async def run_locust(config: LoadConfig, run_id: str) -> dict[str, float]:
         process.kill()
         await process.wait()
         raise
-    return _webhook_stats(csv_prefix.with_name(csv_prefix.name + "_stats.csv"))
+    stats = _webhook_stats(csv_prefix.with_name(csv_prefix.name + "_stats.csv"))
+    # Locust's CSV is written by a timer and can miss the last seconds; each process's own count of
+    # answers is complete (loadtests/answers.py), so the accepted count comes from there when present.
+    answers = read_answers(csv_prefix)
+    if posted := count(answers, "webhook", range(0, 1000)):
+        ok = count(answers, "webhook", range(200, 300))
+        stats.update(posted=posted, ok=ok, failed=posted - ok)
+    return stats
 
 
 def _webhook_stats(path: Path) -> dict[str, float]:
@@ -188,32 +229,40 @@ def _webhook_stats(path: Path) -> dict[str, float]:
 
 
 async def _sample(
-    http: httpx.AsyncClient, conn: asyncpg.Connection, config: LoadConfig, samples: Samples, stop: asyncio.Event
+    http: httpx.AsyncClient, conn: Database, config: LoadConfig, samples: Samples, stop: asyncio.Event
 ) -> None:
-    """Every half second: the highest pending counter, the most conversations any agent holds, the lag."""
+    """Every half second: the highest pending counter, the most conversations any agent holds, the lag.
+
+    A sample the stack cannot answer (a database restarting, a router killed) is skipped, not fatal."""
     while not stop.is_set():
-        # From the database, not the API: the sample must not load the router it measures. Each agent is
-        # held against their own cap: above zero is a violation, whatever the caps are.
-        row = await conn.fetchrow(
-            """SELECT (SELECT coalesce(max(pending), 0) FROM agents WHERE name = $1) AS run_pending,
-                      (SELECT coalesce(max(pending - max_pending), -1) FROM agents) AS pending_over_cap,
-                      (SELECT coalesce(max(held.n - a.max_pending), -1) FROM agents a JOIN (
-                          SELECT assignee_id, count(*) AS n FROM conversations WHERE status = 'assigned'
-                           GROUP BY assignee_id) held ON held.assignee_id = a.id) AS held_over_cap""",
-            config.agent_name,
-        )
-        assert row is not None
-        samples.pending = max(samples.pending, int(row["run_pending"]))
-        samples.pending_over_cap = max(samples.pending_over_cap, int(row["pending_over_cap"]))
-        samples.held_over_cap = max(samples.held_over_cap, int(row["held_over_cap"]))
-        samples.count += 1
-        lag = await _metric_values(http, _routers(config), "switchboard_consumer_lag", "group")
-        samples.lag.append(lag.get("switchboard-router", 0.0))
+        with contextlib.suppress(*CONNECTION_ERRORS, httpx.HTTPError):
+            await _take_sample(http, conn, config, samples)
         with contextlib.suppress(TimeoutError):
             await asyncio.wait_for(stop.wait(), 0.5)
 
 
-async def _drain(conn: asyncpg.Connection, run_id: str, expected: float, wait_s: float) -> None:
+async def _take_sample(http: httpx.AsyncClient, conn: Database, config: LoadConfig, samples: Samples) -> None:
+    """One sample of the caps and the router's lag."""
+    # From the database, not the API: the sample must not load the router it measures. Each agent is
+    # held against their own cap: above zero is a violation, whatever the caps are.
+    row = await conn.fetchrow(
+        """SELECT (SELECT coalesce(max(pending), 0) FROM agents WHERE name = $1) AS run_pending,
+                  (SELECT coalesce(max(pending - max_pending), -1) FROM agents) AS pending_over_cap,
+                  (SELECT coalesce(max(held.n - a.max_pending), -1) FROM agents a JOIN (
+                      SELECT assignee_id, count(*) AS n FROM conversations WHERE status = 'assigned'
+                       GROUP BY assignee_id) held ON held.assignee_id = a.id) AS held_over_cap""",
+        config.agent_name,
+    )
+    assert row is not None
+    samples.pending = max(samples.pending, int(row["run_pending"]))
+    samples.pending_over_cap = max(samples.pending_over_cap, int(row["pending_over_cap"]))
+    samples.held_over_cap = max(samples.held_over_cap, int(row["held_over_cap"]))
+    samples.count += 1
+    lag = await _metric_values(http, _routers(config), "switchboard_consumer_lag", "group")
+    samples.lag.append(lag.get("switchboard-router", 0.0))
+
+
+async def _drain(conn: Database, run_id: str, expected: float, wait_s: float) -> None:
     """Wait (bounded) until every accepted message is stored: the pipeline may still be catching up."""
     deadline = time.monotonic() + wait_s
     while time.monotonic() < deadline:
@@ -222,7 +271,7 @@ async def _drain(conn: asyncpg.Connection, run_id: str, expected: float, wait_s:
         await asyncio.sleep(0.5)
 
 
-async def _log_off_agents(http: httpx.AsyncClient, conn: asyncpg.Connection, config: LoadConfig) -> None:
+async def _log_off_agents(http: httpx.AsyncClient, conn: Database, config: LoadConfig) -> None:
     """Take this run's agents offline if Locust stopped them before their own log-off got through: an
     agent left online would hold conversations nobody answers, and the next run would inherit them. One
     the router timed out for silence still holds theirs for the grace period: logging off releases them."""
@@ -233,28 +282,50 @@ async def _log_off_agents(http: httpx.AsyncClient, conn: asyncpg.Connection, con
         config.agent_name,
     )
     for agent in still_online:
-        await http.put(f"{config.router}/v1/agents/{agent['id']}/presence", json={"status": "offline"}, headers=admin)
+        url = f"{config.router}/v1/agents/{agent['id']}/presence"
+        with contextlib.suppress(httpx.HTTPError):  # the settle and the measures still run
+            await send(http, "PUT", url, json={"status": "offline"}, headers=admin)
 
 
-async def _settle(conn: asyncpg.Connection, http: httpx.AsyncClient, config: LoadConfig) -> bool:
-    """Wait (bounded) until routers and dispatcher have consumed everything and no reply is still being
-    sent; False if the pipeline was still catching up at the deadline (the report says so)."""
+async def _settle(conn: Database, http: httpx.AsyncClient, config: LoadConfig) -> bool:
+    """Wait (bounded) until routers and dispatcher have consumed everything and no reply of the run (the
+    agents', the bot's) is still being sent; False if the pipeline was still catching up at the deadline
+    (the report says so)."""
     deadline = time.monotonic() + config.drain_timeout
     while time.monotonic() < deadline:
-        lags = await _metric_values(http, (*_routers(config), config.dispatcher), "switchboard_consumer_lag", "group")
-        lag = sum(lags.values())
-        sending = await conn.fetchval(
-            """SELECT count(*) FROM messages m JOIN agents a ON a.id = m.author_agent_id
-                WHERE a.name = $1 AND m.delivery_status IN ('pending', 'sending')""",
-            config.agent_name,
-        )
-        if lag == 0 and sending == 0:
-            return True
+        with contextlib.suppress(*CONNECTION_ERRORS, httpx.HTTPError):
+            if await consumer_lag(http, config) == 0 and await replies_in_flight(conn, config) == 0:
+                return True
         await asyncio.sleep(0.5)
     return False
 
 
-async def _close_stale_load_conversations(conn: asyncpg.Connection) -> None:
+async def consumer_lag(http: httpx.AsyncClient, config: LoadConfig) -> float:
+    """Records not yet consumed, summed over every router process and the dispatcher."""
+    lags = await _metric_values(http, (*_routers(config), config.dispatcher), "switchboard_consumer_lag", "group")
+    return sum(lags.values())
+
+
+async def replies_in_flight(conn: Database, config: LoadConfig) -> int:
+    """The run's replies (the agents' and the automated ones) still `pending` or `sending`."""
+    return int(
+        await conn.fetchval(
+            f"""SELECT count(*) FROM messages m
+                 WHERE m.direction = 'outbound' AND m.delivery_status IN ('pending', 'sending')
+                   AND ({RUN_REPLY})""",
+            config.agent_name,
+            _customer_patterns(config.run_id),
+        )
+    )
+
+
+# A reply of the run: written by one of its agents, or sent in one of its customers' conversations.
+RUN_REPLY = """m.author_agent_id IN (SELECT id FROM agents WHERE name = $1)
+    OR m.conversation_id IN (SELECT c.id FROM conversations c JOIN contact_identities i ON i.contact_id = c.contact_id
+                              WHERE i.external_id LIKE ANY($2::text[]))"""
+
+
+async def _close_stale_load_conversations(conn: Database) -> None:
     """Resolve conversations an earlier load run left waiting (their contacts are load-test customers on
     every channel): the queue is served oldest first, so they would be what this run measures."""
     await conn.execute(
@@ -266,11 +337,11 @@ async def _close_stale_load_conversations(conn: asyncpg.Connection) -> None:
     )
 
 
-async def _queue_depth(conn: asyncpg.Connection) -> int:
+async def _queue_depth(conn: Database) -> int:
     return int(await conn.fetchval("SELECT count(*) FROM conversations WHERE status = 'queued'"))
 
 
-async def _close_leftovers(conn: asyncpg.Connection, run_id: str) -> None:
+async def _close_leftovers(conn: Database, run_id: str) -> None:
     """Resolve this run's conversations still waiting: the agents left when the load stopped, and a
     backlog would make the next run measure this one's leftovers (the queue is served oldest first)."""
     await conn.execute(
@@ -292,7 +363,7 @@ def _message_patterns(run_id: str) -> list[str]:
     return provider_id_patterns(message_marker(run_id), customer_marker(run_id))
 
 
-async def _stored(conn: asyncpg.Connection, run_id: str) -> int:
+async def _stored(conn: Database, run_id: str) -> int:
     return int(
         await conn.fetchval(
             "SELECT count(*) FROM messages WHERE direction = 'inbound' AND provider_message_id LIKE ANY($1::text[])",
@@ -302,7 +373,7 @@ async def _stored(conn: asyncpg.Connection, run_id: str) -> int:
 
 
 async def _measure(
-    conn: asyncpg.Connection,
+    conn: Database,
     http: httpx.AsyncClient,
     config: LoadConfig,
     run_id: str,
@@ -386,7 +457,7 @@ async def _measure(
     )
     assert invariants is not None
     # Sends received twice, among the agents' replies, each written unique ("(ref ...)" in the locustfile).
-    provider = (await http.get(f"{config.sandbox}/sandbox/stats", params={"marker": "(ref "})).json()
+    provider = (await get(http, f"{config.sandbox}/sandbox/stats", params={"marker": "(ref "})).json()
     provider_requests = int(provider["requests"])
     dispatch_after = await _metric_values(http, config.dispatcher, "switchboard_dispatch_total", "outcome")
     outcomes = {
@@ -449,13 +520,20 @@ async def _metric_values(
     """A metric's samples summed by one label, across one or several processes."""
     values: dict[str, float] = {}
     for service in (services,) if isinstance(services, str) else services:
-        text = (await http.get(f"{service}/metrics")).text
+        text = (await get(http, f"{service}/metrics")).text
         for family in text_string_to_metric_families(text):
             for sample in family.samples:
                 if sample.name == name:
                     key = sample.labels.get(label, "")
                     values[key] = values.get(key, 0.0) + sample.value
     return values
+
+
+def stack_environment(dev_env: Path) -> dict[str, str]:
+    """The stack's settings: deploy/local/dev.env, overridden by SWITCHBOARD_* variables of this shell
+    (a stack on other PostgreSQL or Kafka ports, another SWITCHBOARD_HOME)."""
+    overrides = {k: v for k, v in os.environ.items() if k.startswith("SWITCHBOARD_")}
+    return {**parse_env(dev_env.read_text()), **overrides}
 
 
 def write_report(report: Report, report_dir: Path) -> Path:
@@ -496,7 +574,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--report-dir", default=str(REPO / ".local" / "loadtests"))
     parser.add_argument("--no-timing-targets", action="store_true", help="check correctness only (CI smoke)")
     args = parser.parse_args(argv)
-    env = parse_env(Path(args.env).read_text())
+    env = stack_environment(Path(args.env))
     config = LoadConfig(
         rate=args.rate,
         duration=args.duration,
