@@ -314,7 +314,7 @@ async def replies_in_flight(conn: Database, config: LoadConfig) -> int:
                  WHERE m.direction = 'outbound' AND m.delivery_status IN ('pending', 'sending')
                    AND ({RUN_REPLY})""",
             config.agent_name,
-            _customer_patterns(config.run_id),
+            customer_patterns(config.run_id),
         )
     )
 
@@ -349,11 +349,11 @@ async def _close_leftovers(conn: Database, run_id: str) -> None:
             WHERE c.status = 'queued' AND EXISTS (
                   SELECT 1 FROM contact_identities i WHERE i.contact_id = c.contact_id
                      AND i.external_id LIKE ANY($1::text[]))""",
-        _customer_patterns(run_id),
+        customer_patterns(run_id),
     )
 
 
-def _customer_patterns(run_id: str) -> list[str]:
+def customer_patterns(run_id: str) -> list[str]:
     """LIKE patterns of this run's customers' ids on every channel (loadtests/channel_mix.py)."""
     return customer_id_patterns(customer_marker(run_id))
 
@@ -409,7 +409,7 @@ async def _measure(
             WHERE c.received_at >= to_timestamp($2)
               AND EXISTS (SELECT 1 FROM contact_identities i WHERE i.contact_id = c.contact_id
                             AND i.external_id LIKE ANY($1::text[]))""",
-        _customer_patterns(run_id),
+        customer_patterns(run_id),
         started,
         load_ended,
     )
@@ -434,7 +434,7 @@ async def _measure(
                   percentile_cont(ARRAY[0.5, 0.95, 0.99]) WITHIN GROUP (
                       ORDER BY extract(epoch FROM waited) * 1000) AS ms
              FROM firsts""",
-        _customer_patterns(run_id),
+        customer_patterns(run_id),
         started,
     )
     assert bot is not None
