@@ -24,7 +24,9 @@ def write_answers(path: Path, answers: Answers) -> None:
     table: dict[str, dict[str, int]] = {}
     for (name, status), count in answers.items():
         table.setdefault(name, {})[str(status)] = count
-    path.write_bytes(orjson.dumps(table))
+    partial = path.with_name(path.name + ".partial")  # the harness reads only whole files
+    partial.write_bytes(orjson.dumps(table))
+    partial.rename(path)
 
 
 def read_answers(csv_prefix: Path) -> Answers:

@@ -326,6 +326,7 @@ def main(argv: list[str] | None = None) -> int:
         report_dir=Path(args.report_dir),
         router_metrics=(url("router"), url("router-consumer")),
         drain_timeout=args.settle_timeout,
+        home=stack.home,
     )
     config = ChaosConfig(
         load=load,

@@ -21,7 +21,8 @@ import orjson
 from honcho.environ import parse as parse_env
 from prometheus_client.parser import text_string_to_metric_families
 
-from loadtests.answers import count, read_answers
+from loadtests import cpu
+from loadtests.answers import Answers, count, read_answers
 from loadtests.channel_mix import (
     DEFAULT_MIX,
     LOAD_CUSTOMER_ID,
@@ -32,6 +33,7 @@ from loadtests.channel_mix import (
     parse_mix,
     provider_id_patterns,
 )
+from loadtests.cpu import CpuSample
 from loadtests.reconnecting import CONNECTION_ERRORS, Database, get, send
 from loadtests.report import Report, Targets, evaluate, render
 from loadtests.shapes import SHAPES, mean_rate, peak_rate
@@ -60,6 +62,7 @@ class LoadConfig:
     router_metrics: tuple[str, ...] = ()  # every router process's base URL: roles may be split
     locust_processes: int = 1
     drain_timeout: float = 180.0
+    home: Path | None = None  # the stack's SWITCHBOARD_HOME, where its PID files are (default <repo>/.local)
     run_id: str = field(default_factory=lambda: str(random.randint(10000, 99999)))
 
     @property
@@ -104,6 +107,7 @@ class Run:
     sampler: "asyncio.Task[None]"
     sampler_db: Database
     stop: asyncio.Event
+    cpu_before: CpuSample
 
     async def stop_sampling(self) -> None:
         """Stop the sampler (idempotent) and close its connection."""
@@ -121,12 +125,24 @@ async def begin_run(config: LoadConfig, db: Database, http: httpx.AsyncClient) -
     paths_before = await _assignment_paths(http, config)
     await _close_stale_load_conversations(db)
     queued_at_start = await _queue_depth(db)
+    cpu_before = cpu.sample(_home(config), REPO)
     samples = Samples()
     stop = asyncio.Event()
     sampler_db = Database(config.database_url, retry_for_s=5)  # beside other queries; skips an outage
     sampler = asyncio.create_task(_sample(http, sampler_db, config, samples, stop))
     return Run(
-        config, db, http, started, samples, dispatch_before, paths_before, queued_at_start, sampler, sampler_db, stop
+        config,
+        db,
+        http,
+        started,
+        samples,
+        dispatch_before,
+        paths_before,
+        queued_at_start,
+        sampler,
+        sampler_db,
+        stop,
+        cpu_before,
     )
 
 
@@ -136,6 +152,7 @@ async def finish_run(run: Run, stats: dict[str, float], load_ended: float) -> Re
     await _log_off_agents(http, db, config)
     await _drain(db, config.run_id, stats["ok"], config.drain_timeout)
     settled = await _settle(db, http, config)
+    cpu_after = cpu.sample(_home(config), REPO)
     await run.stop_sampling()
     samples = run.samples
     lag_at_end = samples.lag[-1] if samples.lag else 0.0
@@ -144,6 +161,8 @@ async def finish_run(run: Run, stats: dict[str, float], load_ended: float) -> Re
     )
     report.queued_at_start = run.queued_at_start
     report.settled = settled
+    report.cpu_ms_per_webhook = cpu.per_webhook(run.cpu_before, cpu_after, int(stats["ok"]))
+    report.machine_busy_share = cpu.busy_share(run.cpu_before, cpu_after)
     paths_after = await _assignment_paths(http, config)
     report.assigned_on_arrival = int(paths_after.get("immediate", 0) - run.paths_before.get("immediate", 0))
     report.assigned_after_waiting = int(paths_after.get("queued", 0) - run.paths_before.get("queued", 0))
@@ -200,18 +219,34 @@ async def run_locust(config: LoadConfig, run_id: str) -> dict[str, float]:
         await process.wait()
         raise
     stats = _webhook_stats(csv_prefix.with_name(csv_prefix.name + "_stats.csv"))
-    # Locust's CSV is written by a timer and can miss the last seconds; each process's own count of
-    # answers is complete (loadtests/answers.py), so the accepted count comes from there when present.
-    answers = read_answers(csv_prefix)
+    # Locust's CSV is written by a timer and can miss the last seconds (or, in a short run, everything);
+    # each process's own count of answers is complete (loadtests/answers.py): the counts come from there.
+    answers = await _answers_of_every_worker(csv_prefix, config.locust_processes)
     if posted := count(answers, "webhook", range(0, 1000)):
         ok = count(answers, "webhook", range(200, 300))
         stats.update(posted=posted, ok=ok, failed=posted - ok)
+        stats.setdefault("rps", posted / config.duration)
+    if "posted" not in stats:
+        raise RuntimeError(f"no webhook was posted ({csv_prefix}): did Locust run?")
     return stats
 
 
+async def _answers_of_every_worker(csv_prefix: Path, workers: int, wait_s: float = 15.0) -> Answers:
+    """The answers of every Locust worker: a worker may still be writing its own after the master exited."""
+    deadline = time.monotonic() + wait_s
+    while len(list(csv_prefix.parent.glob(f"{csv_prefix.name}_answers-*.json"))) < workers:
+        if time.monotonic() > deadline:
+            break
+        await asyncio.sleep(0.2)
+    return read_answers(csv_prefix)
+
+
 def _webhook_stats(path: Path) -> dict[str, float]:
+    """The webhook row of Locust's statistics; empty when Locust wrote none."""
     import csv
 
+    if not path.exists():
+        return {}
     with path.open() as stats_file:
         for row in csv.DictReader(stats_file):
             if row["Name"] == "webhook":
@@ -225,7 +260,7 @@ def _webhook_stats(path: Path) -> dict[str, float]:
                     "p95": float(row["95%"]),
                     "p99": float(row["99%"]),
                 }
-    raise RuntimeError(f"no webhook row in {path}: did Locust run?")
+    return {}
 
 
 async def _sample(
@@ -477,7 +512,7 @@ async def _measure(
         achieved_rate=stats["rps"],
         webhooks_posted=int(stats["posted"]),
         webhooks_failed=int(stats["failed"]),
-        webhook_ms={"p50": stats["p50"], "p95": stats["p95"], "p99": stats["p99"]},
+        webhook_ms={k: stats.get(k, float("nan")) for k in ("p50", "p95", "p99")},
         messages_stored=stored,
         messages_lost=max(0, int(stats["ok"]) - stored),
         duplicate_messages=stored - distinct,
@@ -527,6 +562,10 @@ async def _metric_values(
                     key = sample.labels.get(label, "")
                     values[key] = values.get(key, 0.0) + sample.value
     return values
+
+
+def _home(config: LoadConfig) -> Path:
+    return config.home or REPO / ".local"
 
 
 def stack_environment(dev_env: Path) -> dict[str, str]:
@@ -593,6 +632,7 @@ def main(argv: list[str] | None = None) -> int:
         report_dir=Path(args.report_dir),
         router_metrics=tuple(url for url in args.router_metrics.split(",") if url),
         locust_processes=args.locust_processes,
+        home=Path(env["SWITCHBOARD_HOME"]) if env.get("SWITCHBOARD_HOME") else None,
     )
     report = asyncio.run(run_load(config, Targets(check_timings=not args.no_timing_targets)))
     path = write_report(report, config.report_dir)
