@@ -31,7 +31,7 @@ def sample(home: Path, repo: Path) -> CpuSample:
     groups: dict[str, float] = {}
     for name, pids in _service_pids(home, repo).items():
         groups[name] = sum(_ticks(pid, reaped=True) for pid in pids) / TICKS_PER_S
-    postmaster = _pid_in(home / "pgdata" / "postmaster.pid")
+    postmaster = _pid_in(_postgres_state(home) / "pgdata" / "postmaster.pid")
     if postmaster is not None:
         pids = [postmaster, *_children(postmaster)]
         groups["postgresql"] = (_ticks(postmaster, reaped=True) + sum(_ticks(p) for p in pids[1:])) / TICKS_PER_S
@@ -82,6 +82,15 @@ def _service_pids(home: Path, repo: Path) -> dict[str, list[int]]:
         if name in SERVICES:
             found.setdefault(name, []).append(int(proc.name))
     return found
+
+
+def _postgres_state(home: Path) -> Path:
+    """Where deploy/local/postgres.sh keeps the cluster: recorded in postgres.location when it is not
+    under SWITCHBOARD_HOME (a home the server's user cannot traverse)."""
+    try:
+        return Path((home / "postgres.location").read_text().strip() or home)
+    except OSError:
+        return home
 
 
 def _pid_in(path: Path) -> int | None:

@@ -154,15 +154,15 @@ def _config(controls: SessionControls, dsn: str, env: dict[str, str], report_dir
         accounts_json=env["SWITCHBOARD_ACCOUNTS"],
         report_dir=report_dir,
         router_metrics=(processes["router"].url,),
-        drain_timeout=45,
+        drain_timeout=30,
     )
     return ChaosConfig(
         load=load,
         ready_urls=tuple(p.url for p in processes.values()),
         consumer_urls=(processes["router"].url, processes["dispatcher"].url),
-        warmup_s=4,
-        after_s=6,
-        recovery_timeout_s=60,
+        warmup_s=3,
+        after_s=5,
+        recovery_timeout_s=45,
         lag_drained_at=5,
     )
 
