@@ -1,5 +1,7 @@
 """The router's configuration."""
 
+from typing import ClassVar
+
 from pydantic import Field, SecretStr
 
 from router.presence import PresencePolicy
@@ -31,12 +33,17 @@ class RouterSettings(CommonSettings):
     # The languages the team supports: detection (router/language.py) chooses among these.
     languages: tuple[str, ...] = ("en", "es", "fr", "de", "it", "pt", "nl", "ko", "ja", "zh", "ar", "he", "ru", "tr")
 
-    # Automation (router/automation.py): the commerce endpoint the bot reads orders from (the sandbox locally),
+    # Automation (router/automation.py): the commerce endpoint the bot reads orders from (required in
+    # production; the sandbox's in development, see `development_defaults`),
     # how long a lookup may take (the bot answers within 0.5 s of the webhook), and how often every router
     # re-reads the intent rules and the kill switch.
-    orders_api_base: str = "http://127.0.0.1:8090/commerce"
+    orders_api_base: str = ""
     order_lookup_timeout_s: float = 0.3
     automation_refresh_s: float = 0.5
+
+    # Secure defaults (SWITCHBOARD_ENV, services/settings.py).
+    development_defaults: ClassVar[dict[str, str]] = {"orders_api_base": "http://127.0.0.1:8090/commerce"}
+    production_required: ClassVar[tuple[str, ...]] = ("admin_token", "orders_api_base")
 
     @property
     def routing_policy(self) -> RoutingPolicy:

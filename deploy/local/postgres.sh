@@ -1,13 +1,14 @@
 #!/usr/bin/env bash
-# Local PostgreSQL server for Switchboard dev and tests: a private cluster under $SWITCHBOARD_HOME,
-# independent of Debian's system cluster and of systemd.
+# Local PostgreSQL server for Switchboard dev and tests: a private cluster under $SWITCHBOARD_HOME (or
+# keyed by it, see "where the cluster lives"), independent of Debian's system cluster and of systemd.
 #
 #   deploy/local/postgres.sh install   apt-get install postgresql if no initdb is found
 #   deploy/local/postgres.sh start     install + initdb if needed, start, ensure role/db switchboard
-#   deploy/local/postgres.sh stop      pg_ctl stop -m fast
+#   deploy/local/postgres.sh stop [fast|smart|immediate]   pg_ctl stop -m MODE (default fast)
 #   deploy/local/postgres.sh status    pg_ctl status (exit 0 running, non-zero otherwise)
 #
-# Env: SWITCHBOARD_HOME (default <repo>/.local), SWITCHBOARD_PG_PORT (5432).
+# Env: SWITCHBOARD_HOME (default <repo>/.local), SWITCHBOARD_PG_PORT (5432),
+#      SWITCHBOARD_PG_SHARED_ROOT (/var/lib/switchboard: where a cluster goes when $SWITCHBOARD_HOME is private).
 set -euo pipefail
 
 SERVICE=postgres
@@ -15,24 +16,66 @@ SERVICE=postgres
 source "$(dirname "${BASH_SOURCE[0]}")/common.sh"
 
 PG_PORT="${SWITCHBOARD_PG_PORT:-5432}"
-PGDATA_DIR="$HOME_DIR/pgdata"
-LOG_FILE="$LOG_DIR/postgres.log"
-# Own subdir: it must be writable by the server's user, and run/ also holds other services' files.
-SOCKET_DIR="$RUN_DIR/postgres"
+STOP_MODE=fast
 
 DB_NAME=switchboard
 DB_USER=switchboard
 DB_PASSWORD=switchboard
 
-
 valid_port "$PG_PORT" || die "invalid port '$PG_PORT'"
-# sun_path is 108 bytes: a deep SWITCHBOARD_HOME would make the socket path unusable.
-_sock="$SOCKET_DIR/.s.PGSQL.$PG_PORT"
-((${#_sock} < 108)) || die "socket path $_sock is too long for a unix socket; use a shorter SWITCHBOARD_HOME"
-
 
 # initdb refuses to run as root: as root the cluster belongs to the `postgres` OS user.
 if ((EUID == 0)); then SERVER_USER=postgres; else SERVER_USER="$(id -un)"; fi
+
+# --- where the cluster lives ---------------------------------------------------
+# The server's user must reach its data dir, socket and log. Under $HOME_DIR when it can; when it cannot
+# (root's clone in a 0700 home: as root the server is the `postgres` user), in a root-owned,
+# world-traversable directory keyed by $HOME_DIR, so the user's home keeps its permissions. The choice is
+# recorded in $LOCATION_FILE on the first start, so start, stop and status agree even if a permission
+# changes later; a cluster already under $HOME_DIR stays there.
+LOCATION_FILE="$HOME_DIR/postgres.location"
+SHARED_ROOT="${SWITCHBOARD_PG_SHARED_ROOT:-/var/lib/switchboard}"
+
+# True when the server's user can traverse every existing directory on the way to (and including) $1.
+server_can_traverse() {
+  ((EUID == 0)) || return 0
+  id "$SERVER_USER" >/dev/null 2>&1 || die "OS user '$SERVER_USER' does not exist (it comes with Debian's postgresql package)"
+  local path="" part
+  local -a parts
+  IFS=/ read -ra parts <<<"${1#/}"
+  for part in "${parts[@]}"; do
+    [[ -n "$part" ]] || continue
+    path="$path/$part"
+    # Not there yet: we create it, traversable unless our umask takes o+x away.
+    [[ -e "$path" ]] || return $(($(umask) & 1))
+    runuser -u "$SERVER_USER" -- test -x "$path" || return 1
+  done
+}
+
+# Sets STATE_DIR, PGDATA_DIR, SOCKET_DIR, LOG_FILE.
+resolve_location() {
+  if [[ -s "$LOCATION_FILE" ]]; then
+    STATE_DIR="$(cat "$LOCATION_FILE")"
+  elif [[ -f "$HOME_DIR/pgdata/PG_VERSION" ]] || server_can_traverse "$HOME_DIR"; then
+    STATE_DIR="$HOME_DIR"
+  else
+    STATE_DIR="$SHARED_ROOT/$(printf '%s' "$HOME_DIR" | sha256sum | cut -c1-16)"
+  fi
+  PGDATA_DIR="$STATE_DIR/pgdata"
+  if [[ "$STATE_DIR" == "$HOME_DIR" ]]; then
+    # Own subdir: it must be writable by the server's user, and run/ also holds other services' files.
+    SOCKET_DIR="$RUN_DIR/postgres"
+    LOG_FILE="$LOG_DIR/postgres.log"
+  else
+    SOCKET_DIR="$STATE_DIR/socket"
+    LOG_FILE="$STATE_DIR/postgres.log"
+  fi
+}
+resolve_location
+
+# sun_path is 108 bytes: a deep SWITCHBOARD_HOME would make the socket path unusable.
+_sock="$SOCKET_DIR/.s.PGSQL.$PG_PORT"
+((${#_sock} < 108)) || die "socket path $_sock is too long for a unix socket; use a shorter SWITCHBOARD_HOME"
 
 # Runs a server-side command as the server's user, from / so that it never trips over
 # an unreadable cwd (root's home, say). fd 9 (our lock) is closed so the postmaster
@@ -97,23 +140,6 @@ cmd_install() {
 
 # --- cluster ---------------------------------------------------------------
 
-# The server's user must reach $HOME_DIR (the repo is root-owned; it has to be world-traversable).
-check_traversable() {
-  ((EUID == 0)) || return 0
-  id "$SERVER_USER" >/dev/null 2>&1 || die "OS user '$SERVER_USER' does not exist (it comes with Debian's postgresql package)"
-  local path="" part
-  local -a parts
-  IFS=/ read -ra parts <<<"${HOME_DIR#/}"
-  for part in "${parts[@]}"; do
-    [[ -n "$part" ]] || continue
-    path="$path/$part"
-    if ! runuser -u "$SERVER_USER" -- test -x "$path"; then
-      die "user '$SERVER_USER' cannot traverse $path (mode $(stat -c %A "$path"));" \
-        "make it world-traversable (chmod o+x '$path') or set SWITCHBOARD_HOME to a directory it can reach"
-    fi
-  done
-}
-
 # Directory owned by the server's user (root creates it, so parents can stay root-owned).
 server_dir() {
   local dir="$1" mode="$2"
@@ -128,7 +154,18 @@ server_dir() {
 
 prepare_dirs() {
   mkdir -p "$HOME_DIR" "$LOG_DIR" "$RUN_DIR"
-  check_traversable
+  if [[ "$STATE_DIR" != "$HOME_DIR" ]]; then
+    ((EUID == 0)) || die "$STATE_DIR is only used as root"
+    install -d -o root -g root -m 0755 "$SHARED_ROOT" "$STATE_DIR"
+    echo "$HOME_DIR" >"$STATE_DIR/clone"  # which clone this cluster belongs to, for whoever finds it
+    if [[ ! -s "$LOCATION_FILE" ]]; then
+      log "user '$SERVER_USER' cannot traverse $HOME_DIR: the cluster lives in $STATE_DIR"
+    fi
+    # Where `make run` users look for the log.
+    ln -sfn "$LOG_FILE" "$LOG_DIR/postgres.log"
+  fi
+  echo "$STATE_DIR" >"$LOCATION_FILE.tmp"
+  mv "$LOCATION_FILE.tmp" "$LOCATION_FILE"
   # 0700: the socket trusts local connections as any role, so only the server's user (and root)
   # may reach it; everyone else goes through 127.0.0.1 with a password.
   server_dir "$SOCKET_DIR" 0700
@@ -275,7 +312,7 @@ cmd_stop() {
     log "not running"
     return 0
   fi
-  as_server "$BINDIR/pg_ctl" -D "$PGDATA_DIR" -m fast -w -t 60 -s stop
+  as_server "$BINDIR/pg_ctl" -D "$PGDATA_DIR" -m "$STOP_MODE" -w -t 60 -s stop
   log "stopped"
 }
 
@@ -299,11 +336,10 @@ cmd_status() {
   return "$rc"
 }
 
-[[ $# -eq 1 ]] || usage
-case "$1" in
+case "$*" in
   install) lock; cmd_install ;;
   start) lock; cmd_start ;;
-  stop) lock; cmd_stop ;;
+  stop | "stop fast" | "stop smart" | "stop immediate") STOP_MODE="${2:-fast}"; lock; cmd_stop ;;
   status) cmd_status ;;
-  *) usage ;;
+  *) echo "usage: $0 install|start|stop [fast|smart|immediate]|status" >&2; exit 2 ;;
 esac

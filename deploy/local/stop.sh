@@ -2,6 +2,8 @@
 # `make stop`: stop what `make run` started, each by the PID it recorded. Safe to run when nothing runs.
 set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/../.."
+# shellcheck source=deploy/local/services.sh
+source deploy/local/services.sh
 PID_FILE="${SWITCHBOARD_HOME:-$PWD/.local}/run/switchboard.pid"
 
 if [ -f "$PID_FILE" ]; then
@@ -13,5 +15,6 @@ if [ -f "$PID_FILE" ]; then
   fi
   rm -f "$PID_FILE"
 fi
+stop_service_pids
 deploy/local/kafka.sh stop
 deploy/local/postgres.sh stop

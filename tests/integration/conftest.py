@@ -118,6 +118,7 @@ def stack(infrastructure: None) -> Iterator[Stack]:
     sandbox_url = f"http://127.0.0.1:{sandbox_port}"
     env = {
         **{k: v for k, v in os.environ.items() if not k.startswith("SWITCHBOARD_")},
+        "SWITCHBOARD_ENV": "development",  # the sandbox and the development secrets (CONTRACT.md)
         "SWITCHBOARD_KAFKA_BOOTSTRAP": KAFKA,
         "SWITCHBOARD_DATABASE_URL": dsn,
         "SWITCHBOARD_TOPIC_PREFIX": topics.prefix,
