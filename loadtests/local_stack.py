@@ -23,8 +23,14 @@ from loadtests.ports import free_port
 from services.kafka import Topics
 
 REPO = Path(__file__).resolve().parents[1]
-# make run's services and their default ports (deploy/local/Procfile), by the supervisor's names.
-SERVICE_PORTS = {"ingest": 8080, "router": 8081, "dispatcher": 8082, "router-consumer": 8083, "sandbox": 8090}
+# make run's services by the supervisor's names: default port and the variable that moves it (Procfile).
+SERVICE_PORTS = {
+    "ingest": (8080, "SWITCHBOARD_INGEST_PORT"),
+    "router": (8081, "SWITCHBOARD_ROUTER_PORT"),
+    "dispatcher": (8082, "SWITCHBOARD_DISPATCHER_PORT"),
+    "router-consumer": (8083, "SWITCHBOARD_ROUTER_CONSUMER_PORT"),
+    "sandbox": (8090, "SWITCHBOARD_SANDBOX_PORT"),
+}
 RESTART_WITHIN_S = 60.0  # a supervisor restarts within ~1 s; the rest is the process's own start-up
 SCRIPT_TIMEOUT_S = 180.0
 
@@ -55,7 +61,8 @@ class LocalStack:
 
     def url(self, service: str) -> str:
         """The base URL of one of make run's services."""
-        return f"http://127.0.0.1:{SERVICE_PORTS[service]}"
+        default, variable = SERVICE_PORTS[service]
+        return f"http://127.0.0.1:{self.env.get(variable) or default}"
 
     def consumer_urls(self) -> list[str]:
         """The router consumers started by the harness that still run."""
