@@ -22,7 +22,8 @@ def test_every_zero_the_scenario_must_hold_fails_it_when_broken():
         "cap_violations": 1,
     }
     for field, value in broken.items():
-        outcome = Outcome("s", "f", recovery_s=1.0, **{field: value})
+        outcome = Outcome("s", "f", recovery_s=1.0)
+        setattr(outcome, field, value)
         assert len(verdict(outcome)) == 1, field
 
 

@@ -1,3 +1,5 @@
+from collections.abc import Iterator
+
 import httpx
 import pytest
 
@@ -6,7 +8,9 @@ from loadtests.reconnecting import Database, get
 
 
 async def test_a_read_is_retried_through_refusals_and_a_dropped_connection():
-    answers = iter([httpx.ConnectError("refused"), httpx.Response(503), httpx.Response(200, text="ok")])
+    answers: Iterator[httpx.Response | Exception] = iter(
+        [httpx.ConnectError("refused"), httpx.Response(503), httpx.Response(200, text="ok")]
+    )
 
     def handler(request: httpx.Request) -> httpx.Response:
         answer = next(answers)
