@@ -48,6 +48,7 @@ from loadtests.run import (
     REPO,
     RUN_REPLY,
     LoadConfig,
+    LocustError,
     begin_run,
     consumer_lag,
     customer_patterns,
@@ -59,7 +60,7 @@ from loadtests.run import (
 from sandbox.webhooks.compose import Secrets
 
 # What ends a scenario early: the fault failed, or the stack stayed unreachable past the harness's retries.
-SCENARIO_ERRORS: tuple[type[BaseException], ...] = (FaultError, httpx.HTTPError, *CONNECTION_ERRORS)
+SCENARIO_ERRORS: tuple[type[BaseException], ...] = (FaultError, LocustError, httpx.HTTPError, *CONNECTION_ERRORS)
 
 
 class Stack(Controls, Protocol):
