@@ -88,7 +88,12 @@ def catalogue(provider_down_s: float = 120.0) -> list[Scenario]:
         Scenario("postgres-restart-fast", PostgresOutage("PostgreSQL restart -m fast", mode="fast")),
         Scenario("postgres-restart-immediate", PostgresOutage("PostgreSQL restart -m immediate", mode="immediate")),
         Scenario("postgres-stop", PostgresOutage("PostgreSQL stopped for 45 s", 45.0, mode="fast")),
-        Scenario("provider-429", ProviderFault("provider 429 storm (300 sends)", 20.0, status=429, count=300)),
+        Scenario(
+            "provider-429",
+            ProviderFault(
+                "provider 429 storm (300 sends, Retry-After 1 s)", 20.0, status=429, count=300, retry_after_s=1
+            ),
+        ),
         Scenario("provider-503", ProviderFault("provider 503 storm (300 sends)", 20.0, status=503, count=300)),
         Scenario("provider-down", ProviderFault(f"provider down {provider_down_s:.0f} s", provider_down_s, status=503)),
         Scenario("provider-slow", ProviderLatency("provider 12 s slow (send timeout 10 s) for 30 s", 30.0)),

@@ -534,7 +534,7 @@ async def _measure(
         cap_samples=samples.count,
         replies_sent=replies_sent,
         provider_requests=provider_requests,
-        duplicate_sends=int(provider["marked_requests"]) - int(provider["distinct_bodies"]),
+        duplicate_sends=_delivered_twice(provider),
         dispatch_outcomes=outcomes,
         stranded_conversations=int(invariants["stranded"]),
         agents_with_pending_drift=int(invariants["drifted"]),
@@ -543,6 +543,14 @@ async def _measure(
         lag_max=max(lag),
         lag_at_end=lag_at_end,
     )
+
+
+def _delivered_twice(provider: dict[str, int]) -> int:
+    """Replies the provider took more than once. A sandbox that records refusals (a 429 the dispatcher
+    rightly retried) counts only the sends it took; an older one counts every request."""
+    if "accepted_marked" in provider:
+        return int(provider["accepted_marked"]) - int(provider["accepted_distinct"])
+    return int(provider["marked_requests"]) - int(provider["distinct_bodies"])
 
 
 async def _assignment_paths(http: httpx.AsyncClient, config: LoadConfig) -> dict[str, float]:
