@@ -192,6 +192,8 @@ async def run_locust(config: LoadConfig, run_id: str) -> dict[str, float]:
         "LOCUST_ROUTER": config.router,
         "LOCUST_ANSWERS_PREFIX": str(csv_prefix),
     }
+    for stale in csv_prefix.parent.glob(f"{csv_prefix.name}_answers-*.json"):  # a run id used again (bench)
+        stale.unlink()
     # Without agents, only the customer traffic runs (a bare endpoint has no agent API to call).
     user_classes = [] if config.agents else ["CustomerTraffic"]
     process = await asyncio.create_subprocess_exec(
@@ -231,6 +233,8 @@ async def run_locust(config: LoadConfig, run_id: str) -> dict[str, float]:
         ok = count(answers, "webhook", range(200, 300))
         stats.update(posted=posted, ok=ok, failed=posted - ok)
         stats.setdefault("rps", posted / config.duration)
+        for percentile in ("p50", "p95", "p99"):
+            stats.setdefault(percentile, float("nan"))
     if "posted" not in stats:
         raise LocustError(f"no webhook was posted ({csv_prefix}): did Locust run?")
     return stats
