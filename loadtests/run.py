@@ -221,7 +221,7 @@ async def run_locust(config: LoadConfig, run_id: str) -> dict[str, float]:
     )
     try:
         await asyncio.wait_for(process.wait(), timeout=config.duration + 120)  # bounded, whatever happens
-    except TimeoutError:
+    except (TimeoutError, asyncio.CancelledError):  # a harness giving up takes its Locust with it
         process.kill()
         await process.wait()
         raise
