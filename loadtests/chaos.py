@@ -56,9 +56,11 @@ from loadtests.run import (
     replies_in_flight,
     run_locust,
     stack_environment,
+    stored_messages,
 )
 from sandbox.webhooks.compose import Secrets
 
+LOCUST_START_S = 10.0
 # What ends a scenario early: the fault failed, or the stack stayed unreachable past the harness's retries.
 SCENARIO_ERRORS: tuple[type[BaseException], ...] = (FaultError, LocustError, httpx.HTTPError, *CONNECTION_ERRORS)
 
@@ -120,7 +122,8 @@ async def run_scenario(scenario: Scenario, config: ChaosConfig, stack: Stack) ->
     load = replace(
         config.load,
         run_id=_fresh_run_id(),
-        duration=config.warmup_s + fault.length_s + config.after_s,
+        # The fault waits for the load to flow (_load_flowing): Locust's start-up is added to its run.
+        duration=LOCUST_START_S + config.warmup_s + fault.length_s + config.after_s,
     )
     outcome = Outcome(scenario.name, fault.name)
     report: Report | None = None
@@ -131,6 +134,7 @@ async def run_scenario(scenario: Scenario, config: ChaosConfig, stack: Stack) ->
             run = await begin_run(load, db, http)
             locust = asyncio.create_task(run_locust(load, load.run_id))
             try:
+                await _load_flowing(db, load.run_id)
                 try:
                     await _play(fault, stack, config)
                 except FaultError as error:
@@ -155,6 +159,18 @@ async def run_scenario(scenario: Scenario, config: ChaosConfig, stack: Stack) ->
             await fault.clean_up(stack)
     outcome.failures = verdict(outcome)
     return outcome, report
+
+
+async def _load_flowing(db: Database, run_id: str, within_s: float = 60.0) -> None:
+    """Wait (bounded) for the run's first stored message: Locust takes seconds to start on a busy machine,
+    and a fault injected before the load arrives would measure nothing. A stack that stores nothing
+    (wedged by an earlier scenario) gets the fault anyway once the bound has passed."""
+    deadline = time.monotonic() + within_s
+    while time.monotonic() < deadline:
+        with contextlib.suppress(*CONNECTION_ERRORS):
+            if await stored_messages(db, run_id):
+                return
+        await asyncio.sleep(0.5)
 
 
 async def _play(fault: Fault, stack: Stack, config: ChaosConfig) -> None:

@@ -310,7 +310,7 @@ async def _drain(conn: Database, run_id: str, expected: float, wait_s: float) ->
     """Wait (bounded) until every accepted message is stored: the pipeline may still be catching up."""
     deadline = time.monotonic() + wait_s
     while time.monotonic() < deadline:
-        if await _stored(conn, run_id) >= expected:
+        if await stored_messages(conn, run_id) >= expected:
             return
         await asyncio.sleep(0.5)
 
@@ -407,7 +407,8 @@ def _message_patterns(run_id: str) -> list[str]:
     return provider_id_patterns(message_marker(run_id), customer_marker(run_id))
 
 
-async def _stored(conn: Database, run_id: str) -> int:
+async def stored_messages(conn: Database, run_id: str) -> int:
+    """How many of the run's messages are stored."""
     return int(
         await conn.fetchval(
             "SELECT count(*) FROM messages WHERE direction = 'inbound' AND provider_message_id LIKE ANY($1::text[])",
