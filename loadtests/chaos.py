@@ -56,7 +56,6 @@ from loadtests.run import (
     replies_in_flight,
     run_locust,
     stack_environment,
-    stored_messages,
 )
 from sandbox.webhooks.compose import Secrets
 
@@ -131,11 +130,12 @@ async def run_scenario(scenario: Scenario, config: ChaosConfig, stack: Stack) ->
         await fault.prepare(stack)
         load = _with_consumers(load, config, stack)
         async with httpx.AsyncClient(timeout=10) as http, Database(load.database_url) as db:
+            accepted_before = await _ingest_accepted(http, load.ingest)
             run = await begin_run(load, db, http)
             locust = asyncio.create_task(run_locust(load, load.run_id))
             try:
-                await _load_flowing(db, load.run_id)
                 try:
+                    await _load_flowing(http, load.ingest, accepted_before)
                     await _play(fault, stack, config)
                 except FaultError as error:
                     outcome.error = str(error)
@@ -161,16 +161,27 @@ async def run_scenario(scenario: Scenario, config: ChaosConfig, stack: Stack) ->
     return outcome, report
 
 
-async def _load_flowing(db: Database, run_id: str, within_s: float = 60.0) -> None:
-    """Wait (bounded) for the run's first stored message: Locust takes seconds to start on a busy machine,
-    and a fault injected before the load arrives would measure nothing. A stack that stores nothing
-    (wedged by an earlier scenario) gets the fault anyway once the bound has passed."""
+async def _load_flowing(http: httpx.AsyncClient, ingest: str, before: float, within_s: float = 120.0) -> None:
+    """Wait (bounded) until ingest has accepted the run's first webhooks: Locust's start-up has taken over
+    a minute on a saturated machine, and a fault injected before the load arrives measures nothing.
+    Ingest's own counter, not what is stored: a stack an earlier scenario wedged stores nothing."""
     deadline = time.monotonic() + within_s
     while time.monotonic() < deadline:
-        with contextlib.suppress(*CONNECTION_ERRORS):
-            if await stored_messages(db, run_id):
+        with contextlib.suppress(httpx.HTTPError):
+            if await _ingest_accepted(http, ingest) > before:
                 return
         await asyncio.sleep(0.5)
+    raise FaultError(f"the load never reached ingest within {within_s:.0f} s: the fault was not injected")
+
+
+async def _ingest_accepted(http: httpx.AsyncClient, ingest: str) -> float:
+    text = (await get(http, f"{ingest}/metrics")).text
+    return sum(
+        sample.value
+        for family in text_string_to_metric_families(text)
+        for sample in family.samples
+        if sample.name == "switchboard_ingest_messages_total" and sample.labels.get("outcome") == "accepted"
+    )
 
 
 async def _play(fault: Fault, stack: Stack, config: ChaosConfig) -> None:
