@@ -32,7 +32,9 @@ import requests
 from geventhttpclient.connectionpool import ConnectionPool
 from locust import FastHttpUser, LoadTestShape, constant, constant_throughput, events, task
 from locust.env import Environment
+from locust.exception import StopUser
 
+from loadtests.answers import NO_ANSWER, Answers, answers_path, write_answers
 from loadtests.channel_mix import (
     DEFAULT_MIX,
     Customer,
@@ -62,7 +64,12 @@ WEBHOOKS_PER_WORKER = 10.0
 CUSTOMERS_PER_WORKER = 10
 # The router times out an agent silent for SWITCHBOARD_HEARTBEAT_TIMEOUT_S (60 by default): three beats to it.
 HEARTBEAT_EVERY_S = 20.0
+# Our own outage answers 503: an agent's client waits and tries again, for this long at most.
+REFUSED_RETRY_S = 1.0
+REFUSED_RETRIES = 3
+AGENT_START_WITHIN_S = 60.0
 _sequence = itertools.count(1)
+_answers: Answers = Answers()
 _past_customers: list[Customer] = []
 _random = random.Random()
 
@@ -167,10 +174,7 @@ class Agent(FastHttpUser):
     def on_start(self) -> None:
         options = _options_of(self.environment)
         self.router = options.router
-        admin = {"authorization": f"Bearer {options.admin_token}"}
-        created = self.client.post(
-            f"{self.router}/v1/agents", json={"name": f"lt-{options.run_id}"}, headers=admin, name="agent: create"
-        ).json()
+        created = self._create(options)
         self.agent_id = created["id"]
         self.auth = {"authorization": f"Bearer {created['token']}"}
         self.think = options.agent_think
@@ -181,7 +185,24 @@ class Agent(FastHttpUser):
         self.listener = gevent.spawn(self._follow_events)
         self.heartbeat = gevent.spawn(self._beat)
 
+    def _create(self, options: Any) -> dict[str, Any]:
+        """Create the agent, waiting out a router that is down or refusing (503) for a while."""
+        admin = {"authorization": f"Bearer {options.admin_token}"}
+        deadline = time.monotonic() + AGENT_START_WITHIN_S
+        while True:
+            response = self.client.post(
+                f"{self.router}/v1/agents", json={"name": f"lt-{options.run_id}"}, headers=admin, name="agent: create"
+            )
+            if response.status_code in (200, 201):
+                created: dict[str, Any] = response.json()
+                return created
+            if time.monotonic() > deadline:
+                raise StopUser()
+            gevent.sleep(REFUSED_RETRY_S)
+
     def on_stop(self) -> None:
+        if not hasattr(self, "agent_id"):
+            return  # never started: the router was down the whole time
         # Finish the replies in flight and start no more: a reply sent after the log-off released the
         # conversation would be refused, and one cut off mid-request would count as a failure.
         self.stopping = True
@@ -237,13 +258,20 @@ class Agent(FastHttpUser):
         if self.stopping:
             return
         # A reference unique to this reply lets the report count a send the provider got twice.
-        reply = f"Thanks, this is sorted. (ref {conversation_id}-{next(_sequence)})"
-        self.client.post(
-            f"{self.router}/v1/conversations/{conversation_id}/messages",
-            json={"text": reply, "resolve": True},
-            headers=self.auth,
-            name="agent: reply and resolve",
-        )
+        ref = f"{conversation_id}-{next(_sequence)}"
+        reply = f"Thanks, this is sorted. (ref {ref})"
+        # A 503 is our outage refusing the reply: nothing was done, so the agent's client sends it again,
+        # with the same Idempotency-Key, a few times.
+        for _ in range(REFUSED_RETRIES):
+            response = self.client.post(
+                f"{self.router}/v1/conversations/{conversation_id}/messages",
+                json={"text": reply, "resolve": True},
+                headers={**self.auth, "idempotency-key": ref},
+                name="agent: reply and resolve",
+            )
+            if response.status_code != 503 or self.stopping:
+                return
+            gevent.sleep(REFUSED_RETRY_S)
 
 
 def _server_sent_events(lines: Iterator[bytes]) -> Iterator[tuple[str, str]]:
@@ -270,6 +298,22 @@ def _record(method: str, name: str, started: float, environment: Environment, ok
         exception=None if ok else RuntimeError("the event stream failed"),
         context={},
     )
+
+
+@events.request.add_listener
+def _count_answer(name: str, response: Any = None, exception: Any = None, **_: Any) -> None:
+    status = getattr(response, "status_code", None)
+    if status is None:  # our own records of the event stream carry no response
+        status = NO_ANSWER if exception else 200
+    _answers[(name, int(status or NO_ANSWER))] += 1
+
+
+@events.quitting.add_listener
+def _write_answers(**_: Any) -> None:
+    # Locust clears --csv in the processes it forks: the harness names the place itself.
+    prefix = os.environ.get("LOCUST_ANSWERS_PREFIX")
+    if prefix and _answers:
+        write_answers(answers_path(prefix, os.getpid()), _answers)
 
 
 @events.test_start.add_listener

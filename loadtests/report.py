@@ -52,6 +52,8 @@ class Report:
     bot_kept_conversations: int = 0  # the bot answered without an agent (never handed over)
     bot_replies_sent: int = 0  # included in replies_sent
     bot_reply_ms: dict[str, float] = field(default_factory=dict)  # webhook -> the bot's first reply sent
+    cpu_ms_per_webhook: dict[str, float] = field(default_factory=dict)  # per process group, and total
+    machine_busy_share: float | None = None  # of all cores, load start -> settled
     settled: bool = True  # False: the pipeline was still catching up when measured; figures are partial
     missed: list[str] = field(default_factory=list)
 
@@ -146,6 +148,11 @@ def render(report: Report) -> str:
             "router lag first/last quarter, max, end",
             f"{report.lag_first_quarter:.0f} / {report.lag_last_quarter:.0f}, "
             f"{report.lag_max:.0f}, {report.lag_at_end:.0f}",
+        ),
+        (
+            "CPU ms per webhook; machine busy",
+            ", ".join(f"{k} {v:.2f}" for k, v in report.cpu_ms_per_webhook.items())
+            + (f"; {report.machine_busy_share:.0%}" if report.machine_busy_share is not None else ""),
         ),
         ("verdict", "PASS" if not report.missed else "FAIL: " + "; ".join(report.missed)),
     ]

@@ -16,12 +16,13 @@ import time
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
-import asyncpg
 import httpx
 import orjson
 from honcho.environ import parse as parse_env
 from prometheus_client.parser import text_string_to_metric_families
 
+from loadtests import cpu
+from loadtests.answers import Answers, count, read_answers
 from loadtests.channel_mix import (
     DEFAULT_MIX,
     LOAD_CUSTOMER_ID,
@@ -32,6 +33,8 @@ from loadtests.channel_mix import (
     parse_mix,
     provider_id_patterns,
 )
+from loadtests.cpu import CpuSample
+from loadtests.reconnecting import CONNECTION_ERRORS, Database, get, send
 from loadtests.report import Report, Targets, evaluate, render
 from loadtests.shapes import SHAPES, mean_rate, peak_rate
 from sandbox.webhooks.compose import Secrets
@@ -59,11 +62,16 @@ class LoadConfig:
     router_metrics: tuple[str, ...] = ()  # every router process's base URL: roles may be split
     locust_processes: int = 1
     drain_timeout: float = 180.0
+    home: Path | None = None  # the stack's SWITCHBOARD_HOME, where its PID files are (default <repo>/.local)
     run_id: str = field(default_factory=lambda: str(random.randint(10000, 99999)))
 
     @property
     def agent_name(self) -> str:
         return f"lt-{self.run_id}"
+
+
+class LocustError(RuntimeError):
+    """Locust ran but posted nothing: there is no run to measure."""
 
 
 @dataclass
@@ -77,44 +85,92 @@ class Samples:
 
 async def run_load(config: LoadConfig, targets: Targets) -> Report:
     """Run Locust for the configured time and measure the pipeline end to end."""
-    run_id = config.run_id
-    started = time.time()
-    async with httpx.AsyncClient(timeout=10) as http:
-        await http.delete(f"{config.sandbox}/sandbox/requests")
-        dispatch_before = await _metric_values(http, config.dispatcher, "switchboard_dispatch_total", "outcome")
-        paths_before = await _assignment_paths(http, config)
-        conn = await asyncpg.connect(config.database_url)
-        await _close_stale_load_conversations(conn)
-        queued_at_start = await _queue_depth(conn)
-        samples = Samples()
-        stop_sampling = asyncio.Event()
-        sampler_conn = await asyncpg.connect(config.database_url)  # the sampler runs beside other queries
-        sampler = asyncio.create_task(_sample(http, sampler_conn, config, samples, stop_sampling))
+    async with httpx.AsyncClient(timeout=10) as http, Database(config.database_url) as db:
+        run = await begin_run(config, db, http)
         try:
-            stats = await run_locust(config, run_id)
-            load_ended = time.time()
-            await _log_off_agents(http, conn, config)
-            await _drain(conn, run_id, stats["ok"], config.drain_timeout)
-            settled = await _settle(conn, http, config)
-            stop_sampling.set()
-            await sampler
-            lag_at_end = samples.lag[-1] if samples.lag else 0.0
-            report = await _measure(
-                conn, http, config, run_id, (started, load_ended), stats, samples, dispatch_before, lag_at_end
-            )
-            report.queued_at_start = queued_at_start
-            report.settled = settled
-            paths_after = await _assignment_paths(http, config)
-            report.assigned_on_arrival = int(paths_after.get("immediate", 0) - paths_before.get("immediate", 0))
-            report.assigned_after_waiting = int(paths_after.get("queued", 0) - paths_before.get("queued", 0))
-            await _close_leftovers(conn, run_id)
+            stats = await run_locust(config, config.run_id)
+            report = await finish_run(run, stats, time.time())
         finally:
-            stop_sampling.set()
-            with contextlib.suppress(Exception):
-                await sampler
-            await sampler_conn.close()
-            await conn.close()
+            await run.stop_sampling()
     report.missed = evaluate(report, targets)
+    return report
+
+
+@dataclass
+class Run:
+    """One load run being measured: what was counted before it, and the sampler running beside it."""
+
+    config: LoadConfig
+    db: Database
+    http: httpx.AsyncClient
+    started: float
+    samples: Samples
+    dispatch_before: dict[str, float]
+    paths_before: dict[str, float]
+    queued_at_start: int
+    sampler: "asyncio.Task[None]"
+    sampler_db: Database
+    stop: asyncio.Event
+    cpu_before: CpuSample
+
+    async def stop_sampling(self) -> None:
+        """Stop the sampler (idempotent) and close its connection."""
+        self.stop.set()
+        with contextlib.suppress(Exception):
+            await self.sampler
+        await self.sampler_db.close()
+
+
+async def begin_run(config: LoadConfig, db: Database, http: httpx.AsyncClient) -> Run:
+    """Count what the run's figures are measured against, clear the sandbox, and start the sampler."""
+    started = time.time()
+    await send(http, "DELETE", f"{config.sandbox}/sandbox/requests")
+    dispatch_before = await _metric_values(http, config.dispatcher, "switchboard_dispatch_total", "outcome")
+    paths_before = await _assignment_paths(http, config)
+    await _close_stale_load_conversations(db)
+    queued_at_start = await _queue_depth(db)
+    cpu_before = cpu.sample(_home(config), REPO)
+    samples = Samples()
+    stop = asyncio.Event()
+    sampler_db = Database(config.database_url, retry_for_s=5)  # beside other queries; skips an outage
+    sampler = asyncio.create_task(_sample(http, sampler_db, config, samples, stop))
+    return Run(
+        config,
+        db,
+        http,
+        started,
+        samples,
+        dispatch_before,
+        paths_before,
+        queued_at_start,
+        sampler,
+        sampler_db,
+        stop,
+        cpu_before,
+    )
+
+
+async def finish_run(run: Run, stats: dict[str, float], load_ended: float) -> Report:
+    """After the load: log the agents off, wait for the pipeline to drain and settle, and measure."""
+    config, db, http = run.config, run.db, run.http
+    await _log_off_agents(http, db, config)
+    await _drain(db, config.run_id, stats["ok"], config.drain_timeout)
+    settled = await _settle(db, http, config)
+    cpu_after = cpu.sample(_home(config), REPO)
+    await run.stop_sampling()
+    samples = run.samples
+    lag_at_end = samples.lag[-1] if samples.lag else 0.0
+    report = await _measure(
+        db, http, config, config.run_id, (run.started, load_ended), stats, samples, run.dispatch_before, lag_at_end
+    )
+    report.queued_at_start = run.queued_at_start
+    report.settled = settled
+    report.cpu_ms_per_webhook = cpu.per_webhook(run.cpu_before, cpu_after, int(stats["ok"]))
+    report.machine_busy_share = cpu.busy_share(run.cpu_before, cpu_after)
+    paths_after = await _assignment_paths(http, config)
+    report.assigned_on_arrival = int(paths_after.get("immediate", 0) - run.paths_before.get("immediate", 0))
+    report.assigned_after_waiting = int(paths_after.get("queued", 0) - run.paths_before.get("queued", 0))
+    await _close_leftovers(db, config.run_id)
     return report
 
 
@@ -134,7 +190,10 @@ async def run_locust(config: LoadConfig, run_id: str) -> dict[str, float]:
         **{f"SWITCHBOARD_{name.upper()}": value for name, value in asdict(config.secrets).items()},
         "LOCUST_ADMIN_TOKEN": config.admin_token,
         "LOCUST_ROUTER": config.router,
+        "LOCUST_ANSWERS_PREFIX": str(csv_prefix),
     }
+    for stale in csv_prefix.parent.glob(f"{csv_prefix.name}_answers-*.json"):  # a run id used again (bench)
+        stale.unlink()
     # Without agents, only the customer traffic runs (a bare endpoint has no agent API to call).
     user_classes = [] if config.agents else ["CustomerTraffic"]
     process = await asyncio.create_subprocess_exec(
@@ -152,8 +211,9 @@ async def run_locust(config: LoadConfig, run_id: str) -> dict[str, float]:
         "WARNING",
         "--stop-timeout",
         "5",
-        "--processes",
-        str(config.locust_processes),
+        # One process runs in place: a forked worker behind a master only adds a hand-over that, on a
+        # saturated machine, has lost a whole run's requests and the final CSV rows.
+        *(("--processes", str(config.locust_processes)) if config.locust_processes > 1 else ()),
         "--exit-code-on-error",
         "0",
         env=env,
@@ -161,16 +221,41 @@ async def run_locust(config: LoadConfig, run_id: str) -> dict[str, float]:
     )
     try:
         await asyncio.wait_for(process.wait(), timeout=config.duration + 120)  # bounded, whatever happens
-    except TimeoutError:
+    except (TimeoutError, asyncio.CancelledError):  # a harness giving up takes its Locust with it
         process.kill()
         await process.wait()
         raise
-    return _webhook_stats(csv_prefix.with_name(csv_prefix.name + "_stats.csv"))
+    stats = _webhook_stats(csv_prefix.with_name(csv_prefix.name + "_stats.csv"))
+    # Locust's CSV is written by a timer and can miss the last seconds (or, in a short run, everything);
+    # each process's own count of answers is complete (loadtests/answers.py): the counts come from there.
+    answers = await _answers_of_every_worker(csv_prefix, config.locust_processes)
+    if posted := count(answers, "webhook", range(0, 1000)):
+        ok = count(answers, "webhook", range(200, 300))
+        stats.update(posted=posted, ok=ok, failed=posted - ok)
+        stats.setdefault("rps", posted / config.duration)
+        for percentile in ("p50", "p95", "p99"):
+            stats.setdefault(percentile, float("nan"))
+    if "posted" not in stats:
+        raise LocustError(f"no webhook was posted ({csv_prefix}): did Locust run?")
+    return stats
+
+
+async def _answers_of_every_worker(csv_prefix: Path, workers: int, wait_s: float = 15.0) -> Answers:
+    """The answers of every Locust worker: a worker may still be writing its own after the master exited."""
+    deadline = time.monotonic() + wait_s
+    while len(list(csv_prefix.parent.glob(f"{csv_prefix.name}_answers-*.json"))) < workers:
+        if time.monotonic() > deadline:
+            break
+        await asyncio.sleep(0.2)
+    return read_answers(csv_prefix)
 
 
 def _webhook_stats(path: Path) -> dict[str, float]:
+    """The webhook row of Locust's statistics; empty when Locust wrote none."""
     import csv
 
+    if not path.exists():
+        return {}
     with path.open() as stats_file:
         for row in csv.DictReader(stats_file):
             if row["Name"] == "webhook":
@@ -184,45 +269,53 @@ def _webhook_stats(path: Path) -> dict[str, float]:
                     "p95": float(row["95%"]),
                     "p99": float(row["99%"]),
                 }
-    raise RuntimeError(f"no webhook row in {path}: did Locust run?")
+    return {}
 
 
 async def _sample(
-    http: httpx.AsyncClient, conn: asyncpg.Connection, config: LoadConfig, samples: Samples, stop: asyncio.Event
+    http: httpx.AsyncClient, conn: Database, config: LoadConfig, samples: Samples, stop: asyncio.Event
 ) -> None:
-    """Every half second: the highest pending counter, the most conversations any agent holds, the lag."""
+    """Every half second: the highest pending counter, the most conversations any agent holds, the lag.
+
+    A sample the stack cannot answer (a database restarting, a router killed) is skipped, not fatal."""
     while not stop.is_set():
-        # From the database, not the API: the sample must not load the router it measures. Each agent is
-        # held against their own cap: above zero is a violation, whatever the caps are.
-        row = await conn.fetchrow(
-            """SELECT (SELECT coalesce(max(pending), 0) FROM agents WHERE name = $1) AS run_pending,
-                      (SELECT coalesce(max(pending - max_pending), -1) FROM agents) AS pending_over_cap,
-                      (SELECT coalesce(max(held.n - a.max_pending), -1) FROM agents a JOIN (
-                          SELECT assignee_id, count(*) AS n FROM conversations WHERE status = 'assigned'
-                           GROUP BY assignee_id) held ON held.assignee_id = a.id) AS held_over_cap""",
-            config.agent_name,
-        )
-        assert row is not None
-        samples.pending = max(samples.pending, int(row["run_pending"]))
-        samples.pending_over_cap = max(samples.pending_over_cap, int(row["pending_over_cap"]))
-        samples.held_over_cap = max(samples.held_over_cap, int(row["held_over_cap"]))
-        samples.count += 1
-        lag = await _metric_values(http, _routers(config), "switchboard_consumer_lag", "group")
-        samples.lag.append(lag.get("switchboard-router", 0.0))
+        with contextlib.suppress(*CONNECTION_ERRORS, httpx.HTTPError):
+            await _take_sample(http, conn, config, samples)
         with contextlib.suppress(TimeoutError):
             await asyncio.wait_for(stop.wait(), 0.5)
 
 
-async def _drain(conn: asyncpg.Connection, run_id: str, expected: float, wait_s: float) -> None:
+async def _take_sample(http: httpx.AsyncClient, conn: Database, config: LoadConfig, samples: Samples) -> None:
+    """One sample of the caps and the router's lag."""
+    # From the database, not the API: the sample must not load the router it measures. Each agent is
+    # held against their own cap: above zero is a violation, whatever the caps are.
+    row = await conn.fetchrow(
+        """SELECT (SELECT coalesce(max(pending), 0) FROM agents WHERE name = $1) AS run_pending,
+                  (SELECT coalesce(max(pending - max_pending), -1) FROM agents) AS pending_over_cap,
+                  (SELECT coalesce(max(held.n - a.max_pending), -1) FROM agents a JOIN (
+                      SELECT assignee_id, count(*) AS n FROM conversations WHERE status = 'assigned'
+                       GROUP BY assignee_id) held ON held.assignee_id = a.id) AS held_over_cap""",
+        config.agent_name,
+    )
+    assert row is not None
+    samples.pending = max(samples.pending, int(row["run_pending"]))
+    samples.pending_over_cap = max(samples.pending_over_cap, int(row["pending_over_cap"]))
+    samples.held_over_cap = max(samples.held_over_cap, int(row["held_over_cap"]))
+    samples.count += 1
+    lag = await _metric_values(http, _routers(config), "switchboard_consumer_lag", "group")
+    samples.lag.append(lag.get("switchboard-router", 0.0))
+
+
+async def _drain(conn: Database, run_id: str, expected: float, wait_s: float) -> None:
     """Wait (bounded) until every accepted message is stored: the pipeline may still be catching up."""
     deadline = time.monotonic() + wait_s
     while time.monotonic() < deadline:
-        if await _stored(conn, run_id) >= expected:
+        if await stored_messages(conn, run_id) >= expected:
             return
         await asyncio.sleep(0.5)
 
 
-async def _log_off_agents(http: httpx.AsyncClient, conn: asyncpg.Connection, config: LoadConfig) -> None:
+async def _log_off_agents(http: httpx.AsyncClient, conn: Database, config: LoadConfig) -> None:
     """Take this run's agents offline if Locust stopped them before their own log-off got through: an
     agent left online would hold conversations nobody answers, and the next run would inherit them. One
     the router timed out for silence still holds theirs for the grace period: logging off releases them."""
@@ -233,28 +326,50 @@ async def _log_off_agents(http: httpx.AsyncClient, conn: asyncpg.Connection, con
         config.agent_name,
     )
     for agent in still_online:
-        await http.put(f"{config.router}/v1/agents/{agent['id']}/presence", json={"status": "offline"}, headers=admin)
+        url = f"{config.router}/v1/agents/{agent['id']}/presence"
+        with contextlib.suppress(httpx.HTTPError):  # the settle and the measures still run
+            await send(http, "PUT", url, json={"status": "offline"}, headers=admin)
 
 
-async def _settle(conn: asyncpg.Connection, http: httpx.AsyncClient, config: LoadConfig) -> bool:
-    """Wait (bounded) until routers and dispatcher have consumed everything and no reply is still being
-    sent; False if the pipeline was still catching up at the deadline (the report says so)."""
+async def _settle(conn: Database, http: httpx.AsyncClient, config: LoadConfig) -> bool:
+    """Wait (bounded) until routers and dispatcher have consumed everything and no reply of the run (the
+    agents', the bot's) is still being sent; False if the pipeline was still catching up at the deadline
+    (the report says so)."""
     deadline = time.monotonic() + config.drain_timeout
     while time.monotonic() < deadline:
-        lags = await _metric_values(http, (*_routers(config), config.dispatcher), "switchboard_consumer_lag", "group")
-        lag = sum(lags.values())
-        sending = await conn.fetchval(
-            """SELECT count(*) FROM messages m JOIN agents a ON a.id = m.author_agent_id
-                WHERE a.name = $1 AND m.delivery_status IN ('pending', 'sending')""",
-            config.agent_name,
-        )
-        if lag == 0 and sending == 0:
-            return True
+        with contextlib.suppress(*CONNECTION_ERRORS, httpx.HTTPError):
+            if await consumer_lag(http, config) == 0 and await replies_in_flight(conn, config) == 0:
+                return True
         await asyncio.sleep(0.5)
     return False
 
 
-async def _close_stale_load_conversations(conn: asyncpg.Connection) -> None:
+async def consumer_lag(http: httpx.AsyncClient, config: LoadConfig) -> float:
+    """Records not yet consumed, summed over every router process and the dispatcher."""
+    lags = await _metric_values(http, (*_routers(config), config.dispatcher), "switchboard_consumer_lag", "group")
+    return sum(lags.values())
+
+
+async def replies_in_flight(conn: Database, config: LoadConfig) -> int:
+    """The run's replies (the agents' and the automated ones) still `pending` or `sending`."""
+    return int(
+        await conn.fetchval(
+            f"""SELECT count(*) FROM messages m
+                 WHERE m.direction = 'outbound' AND m.delivery_status IN ('pending', 'sending')
+                   AND ({RUN_REPLY})""",
+            config.agent_name,
+            customer_patterns(config.run_id),
+        )
+    )
+
+
+# A reply of the run: written by one of its agents, or sent in one of its customers' conversations.
+RUN_REPLY = """m.author_agent_id IN (SELECT id FROM agents WHERE name = $1)
+    OR m.conversation_id IN (SELECT c.id FROM conversations c JOIN contact_identities i ON i.contact_id = c.contact_id
+                              WHERE i.external_id LIKE ANY($2::text[]))"""
+
+
+async def _close_stale_load_conversations(conn: Database) -> None:
     """Resolve conversations an earlier load run left waiting (their contacts are load-test customers on
     every channel): the queue is served oldest first, so they would be what this run measures."""
     await conn.execute(
@@ -266,11 +381,11 @@ async def _close_stale_load_conversations(conn: asyncpg.Connection) -> None:
     )
 
 
-async def _queue_depth(conn: asyncpg.Connection) -> int:
+async def _queue_depth(conn: Database) -> int:
     return int(await conn.fetchval("SELECT count(*) FROM conversations WHERE status = 'queued'"))
 
 
-async def _close_leftovers(conn: asyncpg.Connection, run_id: str) -> None:
+async def _close_leftovers(conn: Database, run_id: str) -> None:
     """Resolve this run's conversations still waiting: the agents left when the load stopped, and a
     backlog would make the next run measure this one's leftovers (the queue is served oldest first)."""
     await conn.execute(
@@ -278,11 +393,11 @@ async def _close_leftovers(conn: asyncpg.Connection, run_id: str) -> None:
             WHERE c.status = 'queued' AND EXISTS (
                   SELECT 1 FROM contact_identities i WHERE i.contact_id = c.contact_id
                      AND i.external_id LIKE ANY($1::text[]))""",
-        _customer_patterns(run_id),
+        customer_patterns(run_id),
     )
 
 
-def _customer_patterns(run_id: str) -> list[str]:
+def customer_patterns(run_id: str) -> list[str]:
     """LIKE patterns of this run's customers' ids on every channel (loadtests/channel_mix.py)."""
     return customer_id_patterns(customer_marker(run_id))
 
@@ -292,7 +407,8 @@ def _message_patterns(run_id: str) -> list[str]:
     return provider_id_patterns(message_marker(run_id), customer_marker(run_id))
 
 
-async def _stored(conn: asyncpg.Connection, run_id: str) -> int:
+async def stored_messages(conn: Database, run_id: str) -> int:
+    """How many of the run's messages are stored."""
     return int(
         await conn.fetchval(
             "SELECT count(*) FROM messages WHERE direction = 'inbound' AND provider_message_id LIKE ANY($1::text[])",
@@ -302,7 +418,7 @@ async def _stored(conn: asyncpg.Connection, run_id: str) -> int:
 
 
 async def _measure(
-    conn: asyncpg.Connection,
+    conn: Database,
     http: httpx.AsyncClient,
     config: LoadConfig,
     run_id: str,
@@ -338,7 +454,7 @@ async def _measure(
             WHERE c.received_at >= to_timestamp($2)
               AND EXISTS (SELECT 1 FROM contact_identities i WHERE i.contact_id = c.contact_id
                             AND i.external_id LIKE ANY($1::text[]))""",
-        _customer_patterns(run_id),
+        customer_patterns(run_id),
         started,
         load_ended,
     )
@@ -363,7 +479,7 @@ async def _measure(
                   percentile_cont(ARRAY[0.5, 0.95, 0.99]) WITHIN GROUP (
                       ORDER BY extract(epoch FROM waited) * 1000) AS ms
              FROM firsts""",
-        _customer_patterns(run_id),
+        customer_patterns(run_id),
         started,
     )
     assert bot is not None
@@ -386,7 +502,7 @@ async def _measure(
     )
     assert invariants is not None
     # Sends received twice, among the agents' replies, each written unique ("(ref ...)" in the locustfile).
-    provider = (await http.get(f"{config.sandbox}/sandbox/stats", params={"marker": "(ref "})).json()
+    provider = (await get(http, f"{config.sandbox}/sandbox/stats", params={"marker": "(ref "})).json()
     provider_requests = int(provider["requests"])
     dispatch_after = await _metric_values(http, config.dispatcher, "switchboard_dispatch_total", "outcome")
     outcomes = {
@@ -406,7 +522,7 @@ async def _measure(
         achieved_rate=stats["rps"],
         webhooks_posted=int(stats["posted"]),
         webhooks_failed=int(stats["failed"]),
-        webhook_ms={"p50": stats["p50"], "p95": stats["p95"], "p99": stats["p99"]},
+        webhook_ms={k: stats.get(k, float("nan")) for k in ("p50", "p95", "p99")},
         messages_stored=stored,
         messages_lost=max(0, int(stats["ok"]) - stored),
         duplicate_messages=stored - distinct,
@@ -423,7 +539,7 @@ async def _measure(
         cap_samples=samples.count,
         replies_sent=replies_sent,
         provider_requests=provider_requests,
-        duplicate_sends=int(provider["marked_requests"]) - int(provider["distinct_bodies"]),
+        duplicate_sends=_delivered_twice(provider),
         dispatch_outcomes=outcomes,
         stranded_conversations=int(invariants["stranded"]),
         agents_with_pending_drift=int(invariants["drifted"]),
@@ -432,6 +548,14 @@ async def _measure(
         lag_max=max(lag),
         lag_at_end=lag_at_end,
     )
+
+
+def _delivered_twice(provider: dict[str, int]) -> int:
+    """Replies the provider took more than once. A sandbox that records refusals (a 429 the dispatcher
+    rightly retried) counts only the sends it took; an older one counts every request."""
+    if "accepted_marked" in provider:
+        return int(provider["accepted_marked"]) - int(provider["accepted_distinct"])
+    return int(provider["marked_requests"]) - int(provider["distinct_bodies"])
 
 
 async def _assignment_paths(http: httpx.AsyncClient, config: LoadConfig) -> dict[str, float]:
@@ -449,13 +573,24 @@ async def _metric_values(
     """A metric's samples summed by one label, across one or several processes."""
     values: dict[str, float] = {}
     for service in (services,) if isinstance(services, str) else services:
-        text = (await http.get(f"{service}/metrics")).text
+        text = (await get(http, f"{service}/metrics")).text
         for family in text_string_to_metric_families(text):
             for sample in family.samples:
                 if sample.name == name:
                     key = sample.labels.get(label, "")
                     values[key] = values.get(key, 0.0) + sample.value
     return values
+
+
+def _home(config: LoadConfig) -> Path:
+    return config.home or REPO / ".local"
+
+
+def stack_environment(dev_env: Path) -> dict[str, str]:
+    """The stack's settings: deploy/local/dev.env, overridden by SWITCHBOARD_* variables of this shell
+    (a stack on other PostgreSQL or Kafka ports, another SWITCHBOARD_HOME)."""
+    overrides = {k: v for k, v in os.environ.items() if k.startswith("SWITCHBOARD_")}
+    return {**parse_env(dev_env.read_text()), **overrides}
 
 
 def write_report(report: Report, report_dir: Path) -> Path:
@@ -496,7 +631,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--report-dir", default=str(REPO / ".local" / "loadtests"))
     parser.add_argument("--no-timing-targets", action="store_true", help="check correctness only (CI smoke)")
     args = parser.parse_args(argv)
-    env = parse_env(Path(args.env).read_text())
+    env = stack_environment(Path(args.env))
     config = LoadConfig(
         rate=args.rate,
         duration=args.duration,
@@ -515,6 +650,7 @@ def main(argv: list[str] | None = None) -> int:
         report_dir=Path(args.report_dir),
         router_metrics=tuple(url for url in args.router_metrics.split(",") if url),
         locust_processes=args.locust_processes,
+        home=Path(env["SWITCHBOARD_HOME"]) if env.get("SWITCHBOARD_HOME") else None,
     )
     report = asyncio.run(run_load(config, Targets(check_timings=not args.no_timing_targets)))
     path = write_report(report, config.report_dir)
