@@ -2,10 +2,13 @@
 
 The cap is enforced before anything is read or authenticated: a declared `Content-Length` over the limit
 is answered 413 at once, and a body streamed without one (chunked) is counted as it arrives and refused
-as soon as it passes the limit, so no caller can make the router buffer more than the limit.
-A NUL in the path or query cannot be stored or compared by PostgreSQL, so it is a 400 here rather than
-a database error later.
+as soon as it passes the limit, so no caller can make the router buffer more than the limit. A client that
+declares a body and stops sending it is answered 408 after `body_read_timeout_s`, rather than holding its
+connection (and a handler) for ever. A NUL in the path or query cannot be stored or compared by PostgreSQL,
+so it is a 400 here rather than a database error later.
 """
+
+import asyncio
 
 from starlette.exceptions import HTTPException
 from starlette.responses import JSONResponse
@@ -20,12 +23,21 @@ class BodyTooLarge(HTTPException):
         super().__init__(413, f"request bodies are limited to {limit} bytes")
 
 
-class RequestLimits:
-    """ASGI middleware: caps request bodies at `max_body_bytes` and refuses NUL in the path or query."""
+class BodyTimedOut(HTTPException):
+    """Raised from `receive` when the rest of a declared body does not arrive in time."""
 
-    def __init__(self, app: ASGIApp, max_body_bytes: int) -> None:
+    def __init__(self, timeout_s: float) -> None:
+        super().__init__(408, f"the request body did not arrive within {timeout_s:g} s")
+
+
+class RequestLimits:
+    """ASGI middleware: caps request bodies at `max_body_bytes`, bounds how long they may take to arrive, and
+    refuses NUL in the path or query."""
+
+    def __init__(self, app: ASGIApp, max_body_bytes: int, body_read_timeout_s: float = 10.0) -> None:
         self.app = app
         self.max_body_bytes = max_body_bytes
+        self.body_read_timeout_s = body_read_timeout_s
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
@@ -50,14 +62,21 @@ class RequestLimits:
             return
         received = 0
         started = False
+        body_done = False
 
         async def counted_receive() -> Message:
-            nonlocal received
-            message = await receive()
+            nonlocal received, body_done
+            if body_done:  # only the disconnect is left to wait for (a stream waits for it as long as it lasts)
+                return await receive()
+            try:
+                message = await asyncio.wait_for(receive(), self.body_read_timeout_s)
+            except TimeoutError:
+                raise BodyTimedOut(self.body_read_timeout_s) from None
             if message["type"] == "http.request":
                 received += len(message.get("body", b""))
                 if received > self.max_body_bytes:
                     raise BodyTooLarge(self.max_body_bytes)
+                body_done = not message.get("more_body", False)
             return message
 
         async def watched_send(message: Message) -> None:
@@ -71,6 +90,10 @@ class RequestLimits:
             if started:
                 raise
             await _refuse(scope, receive, send, 413, "payload_too_large", str(error.detail))
+        except BodyTimedOut as error:
+            if started:
+                raise
+            await _refuse(scope, receive, send, 408, "body_timeout", str(error.detail))
 
 
 def _content_length(scope: Scope) -> int | None:

@@ -75,12 +75,15 @@ class _Recorder:
         self._where = where
 
     async def handle_DATA(self, server: SMTP, session: Session, envelope: Envelope) -> str:
-        self._sandbox.requests.append(mail_record(envelope, self._where))
+        record = mail_record(envelope, self._where)
+        self._sandbox.requests.append(record)
         fault = self._sandbox.next_fault("smtp")
         delay_ms = fault.delay_ms if fault else self._sandbox.delay_ms
         if delay_ms:
             await asyncio.sleep(delay_ms / 1000)  # plays a slow relay
         reply = smtp_reply(fault) if fault else None
+        if reply is not None and fault is not None:
+            record["refused"] = fault.status  # a mail refused is no send, as for the HTTP providers
         return reply or f"250 2.0.0 Ok: queued as {self._sandbox.next_id('SANDBOX')}"
 
 

@@ -211,6 +211,13 @@ async def db(stack: Stack) -> AsyncIterator[asyncpg.Connection]:
     await conn.execute(
         "TRUNCATE agents, contacts, contact_identities, conversations, messages, delivery_receipts CASCADE"
     )
+    # Admin settings a test stored (the hostile suite accepts some) must not change the next test's routing:
+    # one stored intent rule replaces the shipped ones, a schedule sends away messages.
+    await conn.execute(
+        """TRUNCATE intent_rules, account_schedules;
+           DELETE FROM automation_switches WHERE scope <> 'global';
+           UPDATE automation_switches SET enabled = false WHERE scope = 'global'"""
+    )
     try:
         yield conn
     finally:

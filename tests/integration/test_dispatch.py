@@ -54,7 +54,14 @@ async def dead_letter_records(stack: Stack, message_id: str) -> list[tuple[DeadL
     await consumer.start()
     try:
         batch = await consumer.getmany(timeout_ms=3000)
-        letters = [(decode(DeadLetter, r.value), dict(r.headers)) for records in batch.values() for r in records]
+        # The topic also carries records a consumer could not process (services/dead_lettering.py): only the
+        # dispatcher's give-ups are DeadLetters.
+        letters = [
+            (decode(DeadLetter, r.value), dict(r.headers))
+            for records in batch.values()
+            for r in records
+            if dict(r.headers).get("switchboard-error") == b"send_failed"
+        ]
     finally:
         await consumer.stop()
     return [(letter, headers) for letter, headers in letters if str(letter.message.message_id) == message_id]

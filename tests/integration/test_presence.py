@@ -66,6 +66,7 @@ async def partitions_split(http: httpx.AsyncClient, routers: list[ServiceProcess
                 for family in text_string_to_metric_families(text)
                 for sample in family.samples
                 if sample.name == "switchboard_consumer_partitions"
+                and sample.labels.get("group") == "switchboard-router"
             )
         )
     return all(n > 0 for n in owned) and sum(owned) == 8

@@ -68,3 +68,5 @@ async def test_scripted_faults_answer_as_a_relay_would(sink, status, kind):
         await send(relay, ACCOUNT, REPLY, NOW)
     await send(relay, ACCOUNT, REPLY, NOW)  # the fault is spent: the next mail is taken
     assert len(sandbox.requests) == 2
+    # A refused mail was not sent: the load report counts only what the relay took as delivered.
+    assert [r.get("refused") for r in sandbox.requests] == [status, None]
