@@ -116,6 +116,8 @@ async def _send_raw(base: str, case: Case) -> Answer | str:
         return f"no answer within {ANSWER_TIMEOUT_S:.0f}s"
     finally:
         writer.close()
+        with contextlib.suppress(OSError):
+            await writer.wait_closed()  # else the writer is collected later, in another test, as a ResourceWarning
 
 
 def _problem(case: Case, answer: Answer | str) -> str | None:
