@@ -125,6 +125,8 @@ def create_app(settings: RouterSettings) -> FastAPI:
                                     settings.kafka_bootstrap,
                                     group_id=group,
                                     client_id="switchboard-dead-letters",
+                                    fetch_max_wait_ms=1_000,
+                                    fetch_min_bytes=1,
                                 ),
                                 dead_letter_topic,
                                 group,

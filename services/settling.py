@@ -42,7 +42,7 @@ class ConsumePolicy:
     retry_initial_s: float = 0.2
     retry_max_s: float = 5.0
     recover_within_s: float = 120.0
-    lag_interval_s: float = 1.0
+    lag_interval_s: float = 2.0  # a probe costs the broker a request per partition: Prometheus scrapes less often
 
     @classmethod
     def of(cls, settings: CommonSettings) -> "ConsumePolicy":
