@@ -58,6 +58,12 @@ class PostgresTokenLedger:
         try:
             async with asyncio.timeout(self._timeout_s), self._pool.acquire() as conn:
                 claimed = await conn.fetchval(_CLAIM, token, datetime.fromtimestamp(expires_at, tz=UTC))
-        except (OSError, TimeoutError, asyncpg.PostgresError, asyncpg.InterfaceError) as error:
+        except (
+            OSError,
+            TimeoutError,
+            asyncpg.PostgresError,
+            asyncpg.InterfaceError,
+            asyncpg.InternalClientError,
+        ) as error:
             raise LedgerUnavailable(f"the replay ledger did not answer: {error!r}") from error
         return bool(claimed)

@@ -80,6 +80,9 @@ _DATABASE_OUTAGES = (
     asyncpg.exceptions.OperatorInterventionError,
     asyncpg.exceptions.TooManyConnectionsError,
     asyncpg.InterfaceError,
+    # "cannot switch to state N; another operation is in progress": the server ended the connection in the
+    # middle of an operation (seen on a PostgreSQL restart), so asyncpg's protocol state is left behind.
+    asyncpg.InternalClientError,
     OSError,
     TimeoutError,
 )

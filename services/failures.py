@@ -14,12 +14,14 @@ from aiokafka import ConsumerRecord
 from aiokafka.errors import KafkaConnectionError, KafkaError, KafkaTimeoutError
 
 # SQLSTATE classes 08 (connection), 53 (insufficient resources: too many connections) and 57 (operator
-# intervention: shutting down, starting up), and asyncpg's own "the connection is gone".
+# intervention: shutting down, starting up), asyncpg's own "the connection is gone", and its "cannot switch
+# to state N; another operation is in progress" when the server ends a connection mid-operation (a restart).
 _DATABASE_OUTAGES = (
     asyncpg.PostgresConnectionError,
     asyncpg.InsufficientResourcesError,
     asyncpg.OperatorInterventionError,
     asyncpg.InterfaceError,
+    asyncpg.InternalClientError,
 )
 _KAFKA_OUTAGES = (KafkaConnectionError, KafkaTimeoutError)
 

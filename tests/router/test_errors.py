@@ -15,6 +15,7 @@ def test_postgresql_going_away_is_database_unavailable():
         asyncpg.CannotConnectNowError("the database system is starting up"),
         asyncpg.AdminShutdownError("terminating connection due to administrator command"),
         asyncpg.InterfaceError("connection is closed"),
+        asyncpg.InternalClientError("cannot switch to state 12; another operation (2) is in progress"),
     ):
         outage = outage_of(error)
         assert isinstance(outage, DatabaseUnavailable), error

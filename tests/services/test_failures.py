@@ -29,6 +29,7 @@ def validation_error() -> Exception:
         asyncpg.AdminShutdownError("terminating connection due to administrator command"),
         asyncpg.TooManyConnectionsError("sorry, too many clients already"),
         asyncpg.InterfaceError("pool is closed"),
+        asyncpg.InternalClientError("cannot switch to state 15; another operation (2) is in progress"),
         ConnectionRefusedError(111, "Connect call failed"),
         ConnectionResetError(104, "Connection reset by peer"),
         TimeoutError(),
