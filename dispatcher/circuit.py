@@ -59,9 +59,12 @@ class Circuit:
         """When a call refused now may be tried: the end of the open period (or shortly, behind a probe)."""
         return self.closes_at if self.state is State.OPEN else now + min(1.0, self.open_s)
 
-    def succeeded(self) -> None:
-        """The provider answered: close."""
+    def succeeded(self) -> bool:
+        """The provider answered: close. True when this ends an outage (the circuit was open or probing), so the
+        replies it put off can go now rather than at their backed-off time."""
+        recovered = self.state is not State.CLOSED
         self.state, self.failures, self.opened_for_s, self.probing = State.CLOSED, 0, 0.0, False
+        return recovered
 
     def abandoned(self) -> None:
         """A probe that never reached the provider (a channel rule refused the reply first): let another go."""

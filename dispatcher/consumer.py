@@ -26,11 +26,15 @@ from dispatcher.settings import DispatcherSettings
 from schemas.outbound import DeadLetter, OutboundMessage
 from schemas.wire import decode, encode
 from services.accounts import ChannelAccount, find_account
+from services.failures import is_transient
 from services.kafka import Topics
 from services.metrics import DISPATCH, DISPATCH_CIRCUITS_OPEN, DISPATCH_LATENCY
 from services.postgres import Pool
 
 log = logging.getLogger(__name__)
+
+# How long a reply the provider accepted waits for PostgreSQL to record it (a restart, a short outage).
+RECORD_SENT_WITHIN_S = 120.0
 
 # The header the dead-letter keeper reads to know why a record is on the dead-letter topic.
 ERROR_HEADER = "switchboard-error"
@@ -181,8 +185,11 @@ class OutboundHandler:
                 circuit.failed(time.monotonic())
                 retry = error
             else:
-                circuit.succeeded()
+                recovered = circuit.succeeded()
                 await self._sent(outbound, result)
+                if recovered:  # the provider is back: what waits for a backed-off retry goes now
+                    async with self._pool.acquire() as conn:
+                        await store.wake_retries(conn, outbound.channel, outbound.account_external_id)
                 return
             wait = wait_s(
                 backoff_s(
@@ -270,8 +277,20 @@ class OutboundHandler:
         log.warning("outcome of %s unknown: %s", outbound.message_id, error.detail)
 
     async def _sent(self, outbound: OutboundMessage, result: SendResult) -> None:
-        async with self._pool.acquire() as conn:
-            await store.mark_sent(conn, outbound.message_id, outbound.channel, result.provider_message_id)
+        # The provider has it: that is known, so a PostgreSQL outage now is waited out (bounded) rather than
+        # left to the reaper, which could only call the outcome unknown once the lease ran out.
+        give_up_at, delay_s = time.monotonic() + RECORD_SENT_WITHIN_S, 0.2
+        while True:
+            try:
+                async with self._pool.acquire() as conn:
+                    await store.mark_sent(conn, outbound.message_id, outbound.channel, result.provider_message_id)
+                break
+            except Exception as error:
+                if not is_transient(error) or time.monotonic() + delay_s > give_up_at:
+                    raise
+                log.warning("recording %s as sent failed (%r); again in %.1fs", outbound.message_id, error, delay_s)
+                await asyncio.sleep(delay_s)
+                delay_s = min(delay_s * 2, 5.0)
         DISPATCH.labels(channel=outbound.channel, outcome="sent").inc()
         DISPATCH_LATENCY.labels(channel=outbound.channel).observe(
             max(0.0, time.time() - outbound.created_at.timestamp())

@@ -9,7 +9,7 @@ def test_it_opens_after_consecutive_failures_only():
     c = circuit()
     c.failed(0)
     c.failed(1)
-    c.succeeded()  # a success between failures resets the count
+    assert not c.succeeded(), "a success between failures resets the count; it ends no outage"
     c.failed(2)
     c.failed(3)
     assert c.allows(3.5)
@@ -28,7 +28,7 @@ def test_after_the_open_period_one_probe_goes_and_its_success_closes_the_circuit
     assert c.state is State.HALF_OPEN
     assert not c.allows(12.1), "one probe at a time"
     assert c.blocked(12.1)
-    c.succeeded()
+    assert c.succeeded(), "the probe's success ends an outage: the replies it put off may go now"
     assert c.state in (State.CLOSED,)  # `in`: mypy keeps the narrowing from before succeeded()
     assert c.allows(12.2)
 
