@@ -108,12 +108,13 @@ async def renew(conn: Connection, message_id: UUID, lease_s: float) -> bool:
 
 
 async def wake_retries(conn: Connection, channel: str, account_external_id: str) -> None:
-    """Make an account's backed-off retries due now: its provider answered again after an outage."""
+    """Make an account's backed-off retries due now: its provider answered again after an outage. Replies held
+    behind an earlier one of their conversation stay behind it: the claim checks that, not this."""
     await conn.execute(
         """UPDATE messages m SET next_attempt_at = now()
              FROM accounts a
             WHERE a.channel = $1 AND a.external_id = $2 AND m.account_id = a.id AND m.direction = 'outbound'
-              AND m.delivery_status = 'pending' AND m.last_error IS NOT NULL AND m.next_attempt_at > now()""",
+              AND m.delivery_status = 'pending' AND m.next_attempt_at > now()""",
         channel,
         account_external_id,
     )
