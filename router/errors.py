@@ -15,8 +15,9 @@ ApiError
 a 500, because the caller did nothing wrong and may simply try again.
 """
 
-import asyncpg
 from aiokafka.errors import KafkaError
+
+from services.failures import DATABASE_OUTAGES
 
 RETRY_AFTER_S = 2  # a PostgreSQL restart or a broker election takes seconds, not minutes
 
@@ -73,19 +74,9 @@ class KafkaUnavailable(Unavailable):
     code = "kafka_unavailable"
 
 
-# What PostgreSQL going away looks like from asyncpg: a refused or reset socket, a connection closed under
-# the pool, "the database system is starting up / shutting down", a connect that timed out.
-_DATABASE_OUTAGES = (
-    asyncpg.PostgresConnectionError,
-    asyncpg.exceptions.OperatorInterventionError,
-    asyncpg.exceptions.TooManyConnectionsError,
-    asyncpg.InterfaceError,
-    # "cannot switch to state N; another operation is in progress": the server ended the connection in the
-    # middle of an operation (seen on a PostgreSQL restart), so asyncpg's protocol state is left behind.
-    asyncpg.InternalClientError,
-    OSError,
-    TimeoutError,
-)
+# What PostgreSQL going away looks like: the consumers' definition (services/failures.py), plus a refused or
+# reset socket and a connect that timed out, which the consumers treat alike as transient.
+_DATABASE_OUTAGES = (*DATABASE_OUTAGES, OSError, TimeoutError)
 
 
 # What an outage may raise, for the app's exception handlers (an ApiError has its own handler).

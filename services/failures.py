@@ -16,7 +16,7 @@ from aiokafka.errors import KafkaConnectionError, KafkaError, KafkaTimeoutError
 # SQLSTATE classes 08 (connection), 53 (insufficient resources: too many connections) and 57 (operator
 # intervention: shutting down, starting up), asyncpg's own "the connection is gone", and its "cannot switch
 # to state N; another operation is in progress" when the server ends a connection mid-operation (a restart).
-_DATABASE_OUTAGES = (
+DATABASE_OUTAGES = (
     asyncpg.PostgresConnectionError,
     asyncpg.InsufficientResourcesError,
     asyncpg.OperatorInterventionError,
@@ -41,7 +41,7 @@ def is_transient(error: BaseException) -> bool:
         return all(is_transient(inner) for inner in error.exceptions)
     if isinstance(error, UnprocessableRecord):
         return False
-    if isinstance(error, _DATABASE_OUTAGES + _KAFKA_OUTAGES + (OSError, TimeoutError)):
+    if isinstance(error, DATABASE_OUTAGES + _KAFKA_OUTAGES + (OSError, TimeoutError)):
         return True
     if isinstance(error, KafkaError) and error.retriable:  # leader moving, coordinator not available...
         return True
