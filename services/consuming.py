@@ -17,7 +17,7 @@ from collections.abc import Callable
 from aiokafka import AIOKafkaConsumer, ConsumerRebalanceListener, TopicPartition
 
 from services.dead_lettering import DeadLetters
-from services.kafka import report_consumer_lag
+from services.kafka import FetchPacing, report_consumer_lag
 from services.metrics import CONSUMER_PARTITIONS, CONSUMER_RESTARTS
 from services.settling import ConsumePolicy, PartitionHandler, Settler, stopped_within
 
@@ -110,12 +110,14 @@ async def _consume_with(
     in_flight = asyncio.Lock()
     consumer.subscribe([topic], listener=_FinishBeforeRevoke(in_flight, group, topic))
     await consumer.start()
+    pacing = FetchPacing(consumer)
     # Lag is read from the broker beside the loop, so a partition stuck in retries shows a growing lag.
     lag = asyncio.create_task(report_consumer_lag(consumer, group, policy.lag_interval_s), name=f"{group}-lag")
     try:
         while not stopping.is_set():
             batch = await consumer.getmany(timeout_ms=100, max_records=500)
             progress.made()
+            pacing.observed(bool(batch))  # before any await: the fetcher builds its next request once we yield
             if not batch:
                 continue
             async with in_flight:
