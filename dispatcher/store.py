@@ -187,12 +187,15 @@ async def mark_unknown(conn: Connection, topics: Topics, outbound: OutboundMessa
             )
             # router.store.outbox.enqueue's INSERT ... SELECT * FROM unnest(...) WITH ORDINALITY writes its
             # ordinality column too and is refused by PostgreSQL; one row needs no unnest.
+            # The dispatcher runs no relay to ring (router/outbox.py OutboxBell): it notifies in the transaction,
+            # which is rare enough (an outcome unknown) for the notification lock not to matter.
             await conn.execute(
                 "INSERT INTO outbox (topic, key, value) VALUES ($1, $2, $3)",
                 topics.assignments,
                 str(agent_id).encode(),
                 encode(event),
             )
+            await conn.execute("SELECT pg_notify('switchboard_outbox', '')")
     return True
 
 

@@ -20,6 +20,7 @@ from router.idempotency import (
     request_digest,
 )
 from router.live import HeldConversations, LiveEvents
+from router.outbox import OutboxBell
 from router.store import accounts as account_store
 from router.store import agents as agent_store
 from router.store import conversations as conversation_store
@@ -60,9 +61,11 @@ class RouterState:
         topics: Topics,
         admin_token: str,
         live: LiveEvents,
+        bell: OutboxBell,
         token_cache_ttl_s: float = 5.0,
     ) -> None:
         self.pool = pool
+        self.bell = bell  # rung after a transaction that wrote the outbox
         self.live = live
         self.producer = producer
         self.assigner = assigner
@@ -335,6 +338,7 @@ async def reply(
         return AcceptedReply(id=outbound.message_id, resolved=resolution is not None), freed
 
     accepted, freed_agent_id = await in_transaction(state.pool, store)
+    state.bell.ring()
     if freed_agent_id is not None:
         await state.assigner.drain(only_agents={freed_agent_id})
     return accepted

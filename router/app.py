@@ -25,7 +25,7 @@ from router.dead_letters_api import routes as dead_letter_routes
 from router.errors import OUTAGES, RETRY_AFTER_S, ApiError, DatabaseUnavailable, Unavailable, outage_of
 from router.handover_api import routes as handover_routes
 from router.live import LiveEvents, follow_assignments, make_follower
-from router.outbox import OutboxRelay
+from router.outbox import OutboxBell, OutboxRelay
 from router.quick_replies_api import routes as quick_reply_routes
 from router.request_limits import RequestLimits
 from router.settings import RouterSettings
@@ -63,7 +63,9 @@ def create_app(settings: RouterSettings) -> FastAPI:
             assigner = Assigner(pool, producer, topics, settings.routing_policy)
             live = LiveEvents()
             # Every process, either role, runs a relay; one at a time publishes (router/outbox.py).
-            background.append(asyncio.create_task(OutboxRelay(dsn, producer).run_until(stopping), name="outbox-relay"))
+            relay = OutboxRelay(dsn, producer)
+            background.append(asyncio.create_task(relay.run_until(stopping), name="outbox-relay"))
+            bell = OutboxBell(pool, relay)
             app.state.router = RouterState(
                 pool,
                 producer,
@@ -71,6 +73,7 @@ def create_app(settings: RouterSettings) -> FastAPI:
                 topics,
                 settings.admin_token.get_secret_value(),
                 live,
+                bell,
                 token_cache_ttl_s=settings.token_cache_ttl_s,
             )
             if settings.serves_api:
@@ -81,7 +84,7 @@ def create_app(settings: RouterSettings) -> FastAPI:
                     )
                 )
             if settings.consumes:
-                automation = Automation(pool, topics, settings.orders_api_base, settings.order_lookup_timeout_s)
+                automation = Automation(pool, topics, bell, settings.orders_api_base, settings.order_lookup_timeout_s)
                 closing.append(automation.close)
                 await automation.refresh()
                 background.append(

@@ -19,6 +19,7 @@ from router.bot import DEFAULT_TEMPLATES, BotTurn, Handoff, LookupFailed, Order,
 from router.business_hours import Schedule
 from router.intents import DEFAULT_RULES, IntentRule, asks_for_a_person, classify, order_number
 from router.orders import look_up
+from router.outbox import OutboxBell
 from router.store import automation as automation_store
 from router.store.automation import BotView
 from schemas.inbound import InboundMessage
@@ -54,9 +55,12 @@ DEFAULT_STATE = AutomationState(DEFAULT_RULES, {}, frozenset())
 class Automation:
     """Classifies every inbound message and lets the bot answer or hand over, while switched on."""
 
-    def __init__(self, pool: Pool, topics: Topics, orders_api_base: str, lookup_timeout_s: float) -> None:
+    def __init__(
+        self, pool: Pool, topics: Topics, bell: OutboxBell, orders_api_base: str, lookup_timeout_s: float
+    ) -> None:
         self._pool = pool
         self._topics = topics
+        self._bell = bell  # rung after each commit that wrote a reply to the outbox
         self._orders_api_base = orders_api_base
         self._lookup_timeout_s = lookup_timeout_s
         self._http = httpx.AsyncClient()
@@ -153,9 +157,11 @@ class Automation:
         reply = await in_transaction(
             self._pool, lambda conn: automation_store.answer(conn, conversation_id, intent, text, topic)
         )
-        # None: an agent took it in the meantime, theirs now. Otherwise the outbox relay publishes the reply,
-        # woken by the commit's notification.
-        return reply is not None
+        # None: an agent took it in the meantime, theirs now. Otherwise the outbox relay publishes the reply.
+        if reply is None:
+            return False
+        self._bell.ring()
+        return True
 
     async def _notice(self, message: InboundMessage, conversation_id: UUID, view: BotView) -> None:
         """The account's greeting (first contact, within hours) or away message (outside hours), throttled."""
@@ -178,3 +184,4 @@ class Automation:
             self._pool,
             lambda conn: automation_store.automated_notice(conn, conversation_id, text, policy.min_interval, topic),
         )
+        self._bell.ring()

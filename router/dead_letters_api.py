@@ -86,6 +86,7 @@ async def get_dead_letter(dead_letter_id: UUID, caller: Caller, state: State) ->
 async def redrive(dead_letter_id: UUID, caller: Caller, state: State) -> DeadLetterView:
     require_admin(caller)
     outcome = await in_transaction(state.pool, lambda conn: dead_letter_store.redrive(conn, dead_letter_id))
+    state.bell.ring()
     if outcome is None:
         raise NotFound(f"no dead letter {dead_letter_id}")
     if isinstance(outcome, dead_letter_store.RedriveRefused):

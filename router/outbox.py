@@ -10,6 +10,12 @@ deleted in one statement. Delivery is at least once: a crash (or a lost connecti
 before the delete publishes those rows again, so every consumer of a relayed topic must be idempotent (the
 dispatcher claims each reply by its message id, pending -> sending, so a republished reply is not resent).
 
+Waking: a writer rings the process's `OutboxBell` once its transaction committed. In the publishing process
+that sets the relay's event; in another it sends one NOTIFY (coalesced: one in flight per process). A NOTIFY
+inside the writing transaction (0011's trigger, until 0017) serialises every such commit, fsync included, on
+PostgreSQL's notification lock: measured under `make loadtest RATE=300`, it was where agents' replies and the
+bot's answers queued. A ring that is lost (a crash between the commit and the ring) costs a poll, `POLL_S`.
+
 Errors: a Kafka error (KafkaError, or a send that times out) keeps the unacknowledged rows and retries
 them with capped backoff; a PostgreSQL error or outage (PostgresError, InterfaceError, OSError, a timeout)
 drops the session and reconnects, giving the lock up for whichever relay reconnects first.
@@ -26,11 +32,11 @@ import asyncpg
 from aiokafka.errors import KafkaError
 
 from services.metrics import OUTBOX_OLDEST_AGE, OUTBOX_PUBLISHED, OUTBOX_RELAY_LEADER, OUTBOX_WAITING
-from services.postgres import Connection
+from services.postgres import Connection, Pool
 
 log = logging.getLogger(__name__)
 
-CHANNEL = "switchboard_outbox"  # 0011_outbox.sql's trigger notifies it once per inserting statement
+CHANNEL = "switchboard_outbox"  # OutboxBell notifies it after a commit that wrote the outbox
 # Advisory locks are per database, so several stacks on one server each get their own relay.
 LOCK = "SELECT pg_try_advisory_lock(hashtextextended('switchboard.outbox.relay', 0))"
 BATCH = 500
@@ -65,11 +71,33 @@ class OutboxRelay:
         self._batch = batch
         self._poll_s = poll_s
         self._wake = asyncio.Event()
+        self._leading = False
         self._counted_at = float("-inf")
         self._failures = 0  # in a row, of any kind: paces every retry
 
+    @property
+    def leading(self) -> bool:
+        """This process's relay holds the lock and publishes: a ring here needs no NOTIFY."""
+        return self._leading
+
+    def wake(self) -> None:
+        """Read the outbox now instead of at the next poll."""
+        self._wake.set()
+
     async def run_until(self, stopping: asyncio.Event) -> None:
         """Relay until `stopping` is set, reconnecting to PostgreSQL after any database error."""
+        waker = asyncio.create_task(self._wake_when(stopping), name="outbox-relay-stop")
+        try:
+            await self._relay_until(stopping)
+        finally:
+            waker.cancel()
+
+    async def _wake_when(self, stopping: asyncio.Event) -> None:
+        """Stopping ends the wait for rows at once, however long the poll."""
+        await stopping.wait()
+        self._wake.set()
+
+    async def _relay_until(self, stopping: asyncio.Event) -> None:
         while not stopping.is_set():
             try:
                 conn = await asyncpg.connect(self._dsn, timeout=CONNECT_TIMEOUT_S, command_timeout=STATEMENT_TIMEOUT_S)
@@ -86,6 +114,7 @@ class OutboxRelay:
                 log.exception("outbox relay failed; restarting it")
                 await self._back_off(stopping)
             finally:
+                self._leading = False
                 _standing_by()
                 await _close(conn)
 
@@ -101,6 +130,7 @@ class OutboxRelay:
         log.info("outbox relay publishing from this process")
         OUTBOX_RELAY_LEADER.set(1)
         await conn.add_listener(CHANNEL, self._notified)
+        self._leading = True
         while not stopping.is_set():
             self._wake.clear()  # before the read: a row committed after it sets it again
             rows = await conn.fetch(
@@ -159,6 +189,43 @@ class OutboxRelay:
 
     def _notified(self, *_: object) -> None:
         self._wake.set()
+
+
+class OutboxBell:
+    """Rung after a transaction that wrote the outbox committed, so the relay publishes at once.
+
+    Never inside the transaction: a NOTIFY there holds PostgreSQL's notification lock through the commit's
+    fsync, one committing writer at a time. Here the publishing process only sets an event; another sends a
+    NOTIFY in a transaction of its own, at most one in flight per process (rings meanwhile are folded into
+    the next). That transaction commits without waiting for its WAL flush (`synchronous_commit = off`,
+    for it alone): it writes no data, the rows it announces were flushed by their own commits, and a
+    notification is not durable anyway (a lost one is a poll's delay).
+    """
+
+    def __init__(self, pool: Pool, relay: OutboxRelay) -> None:
+        self._pool = pool
+        self._relay = relay
+        self._again = False
+        self._notifying: asyncio.Task[None] | None = None
+
+    def ring(self) -> None:
+        if self._relay.leading:
+            self._relay.wake()
+            return
+        self._again = True
+        if self._notifying is None or self._notifying.done():
+            self._notifying = asyncio.create_task(self._notify(), name="outbox-bell")
+
+    async def _notify(self) -> None:
+        while self._again:
+            self._again = False
+            try:
+                async with asyncio.timeout(STATEMENT_TIMEOUT_S), self._pool.acquire() as conn, conn.transaction():
+                    await conn.execute("SET LOCAL synchronous_commit = off")
+                    await conn.execute("SELECT pg_notify($1, '')", CHANNEL)
+            except _DATABASE_ERRORS as error:  # the relay's poll finds the rows
+                log.debug("outbox bell not rung: %r", error)
+                return
 
 
 def _standing_by() -> None:

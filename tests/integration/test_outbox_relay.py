@@ -1,6 +1,7 @@
 """The outbox relay (router/outbox.py) against real Kafka and PostgreSQL, on a database of its own so the
 session's routers do not relay its rows: any topic, in id order, exactly once; rows kept while Kafka
-refuses them; a stand-by relay taking over; a PostgreSQL outage ridden out."""
+refuses them; a stand-by relay taking over; a PostgreSQL outage ridden out; woken by a ring after the commit,
+in its own process or through a NOTIFY from another, instead of a notification inside the transaction."""
 
 import asyncio
 import contextlib
@@ -14,7 +15,7 @@ import pytest_asyncio
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
 from aiokafka.admin import AIOKafkaAdminClient, NewTopic
 
-from router.outbox import OutboxRelay
+from router.outbox import OutboxBell, OutboxRelay
 from services.postgres import migrate
 from tests.integration.client import eventually
 from tests.integration.conftest import KAFKA, SERVER_DSN
@@ -187,3 +188,48 @@ async def test_the_relay_reconnects_after_a_postgresql_outage(world: RelayWorld)
 
 async def no_holder(db: asyncpg.Connection) -> bool:
     return not await relay_lock_holders(db)
+
+
+async def leading(relay: OutboxRelay) -> bool:
+    return relay.leading
+
+
+async def test_a_ring_in_the_publishing_process_wakes_its_relay_without_waiting_for_a_poll(world: RelayWorld):
+    relay = OutboxRelay(world.dsn, world.producer, poll_s=3600)  # only a ring can wake it within the test
+    pool = await asyncpg.create_pool(world.dsn, min_size=1, max_size=2)
+    try:
+        async with running(relay):
+            await eventually(lambda: leading(relay), what="the relay publishing")
+            await enqueue(world.db, [(world.topic, b"k", b"rung here")])
+            OutboxBell(pool, relay).ring()
+            await eventually(lambda: empty(world.db), timeout_s=10, what="the rung relay publishing")
+    finally:
+        await pool.close()
+    assert await read_topic(world.topic, 1) == [(b"k", b"rung here")]
+
+
+async def test_a_ring_in_another_process_reaches_the_publishing_relay_by_notify(world: RelayWorld):
+    publishing = OutboxRelay(world.dsn, world.producer, poll_s=3600)
+    standing_by = OutboxRelay(world.dsn, world.producer, poll_s=3600)
+    pool = await asyncpg.create_pool(world.dsn, min_size=1, max_size=2)
+    try:
+        async with running(publishing):
+            await eventually(lambda: leading(publishing), what="the first relay publishing")
+            async with running(standing_by):
+                bell = OutboxBell(pool, standing_by)
+                await enqueue(world.db, [(world.topic, b"k", b"rung there")])
+                bell.ring()
+                bell.ring()  # folded into the NOTIFY in flight or the next one
+                await eventually(lambda: empty(world.db), timeout_s=10, what="the notified relay publishing")
+                assert not standing_by.leading
+    finally:
+        await pool.close()
+    assert await read_topic(world.topic, 1) == [(b"k", b"rung there")]
+
+
+async def test_writing_the_outbox_notifies_nobody_inside_the_transaction(world: RelayWorld):
+    """0017 dropped 0011's trigger: a NOTIFY in the writer's transaction serialised every such commit."""
+    triggers = await world.db.fetchval(
+        "SELECT count(*) FROM pg_trigger WHERE tgrelid = 'outbox'::regclass AND NOT tgisinternal"
+    )
+    assert triggers == 0
