@@ -6,6 +6,7 @@ import logging
 import math
 from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
+from datetime import timedelta
 
 import asyncpg
 from fastapi import FastAPI, Request
@@ -112,7 +113,12 @@ def create_app(settings: RouterSettings) -> FastAPI:
                             name="inbound-consumer",
                         ),
                         asyncio.create_task(
-                            assigner.sweep_until(stopping, settings.queue_sweep_interval_s, settings.presence_policy),
+                            assigner.sweep_until(
+                                stopping,
+                                settings.queue_sweep_interval_s,
+                                settings.presence_policy,
+                                timedelta(seconds=settings.bot_unanswered_after_s),
+                            ),
                             name="queue-sweep",
                         ),
                     ]

@@ -15,7 +15,7 @@ import asyncio
 import contextlib
 import logging
 from collections.abc import Set as AbstractSet
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from functools import partial
 from uuid import UUID
 
@@ -33,6 +33,7 @@ from router.store.agents import (
     release_hold,
     time_out,
 )
+from router.store.automation import hand_over_unanswered
 from router.store.queue import (
     Assignment,
     NoSlot,
@@ -45,7 +46,7 @@ from router.store.queue import (
 from schemas.assignment import AssigneeChange, AssignmentEvent, ReleaseEvent, ReleaseReason
 from schemas.wire import encode
 from services.kafka import Topics
-from services.metrics import AGENTS, ASSIGNMENT_LATENCY, QUEUE_DEPTH
+from services.metrics import AGENTS, ASSIGNMENT_LATENCY, BOT_UNANSWERED, QUEUE_DEPTH
 from services.postgres import Pool, in_transaction
 
 log = logging.getLogger(__name__)
@@ -172,12 +173,23 @@ class Assigner:
                 log.warning("released %d conversations still held by offline agent %s", len(released), hold.agent_id)
             await self.announce_released(hold.agent_id, released, _release_reason(hold), now)
 
-    async def sweep_until(self, stopping: asyncio.Event, interval_s: float, presence: PresencePolicy) -> None:
-        """Periodically enforce presence, drain the queue and refresh the queue and agent gauges, until
-        `stopping` is set."""
+    async def sweep_until(
+        self,
+        stopping: asyncio.Event,
+        interval_s: float,
+        presence: PresencePolicy,
+        bot_unanswered_after: timedelta = timedelta(seconds=30),
+    ) -> None:
+        """Periodically enforce presence, hand the queue the bot's conversations left unanswered, drain the
+        queue and refresh the queue and agent gauges, until `stopping` is set."""
         while not stopping.is_set():
             try:
                 await self.enforce_presence(presence)
+                async with self._pool.acquire() as conn:
+                    unanswered = await hand_over_unanswered(conn, bot_unanswered_after)
+                if unanswered:
+                    BOT_UNANSWERED.inc(unanswered)
+                    log.warning("handed %d unanswered bot conversation(s) to the queue", unanswered)
                 await self.drain()
                 async with self._pool.acquire() as conn:
                     QUEUE_DEPTH.set(await queue_depth(conn))

@@ -45,6 +45,9 @@ class RouterSettings(CommonSettings):
     # re-reads the intent rules and the kill switch.
     orders_api_base: str = ""
     order_lookup_timeout_s: float = 0.3
+    # A bot conversation whose customer's last message has no answer after this long goes to the queue
+    # (the bot's process or PostgreSQL failed between claiming it and answering; router/assigner.py sweep).
+    bot_unanswered_after_s: float = Field(default=30.0, gt=0)
     automation_refresh_s: float = 0.5
 
     # Secure defaults (SWITCHBOARD_ENV, services/settings.py).

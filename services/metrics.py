@@ -125,3 +125,9 @@ OUTBOX_PUBLISHED = Counter(
 OUTBOX_RELAY_LEADER = Gauge(
     "switchboard_outbox_relay_leader", "1 while this process's relay holds the outbox lock and publishes, else 0."
 )
+
+BOT_UNANSWERED = Counter(
+    "switchboard_bot_unanswered_handovers_total",
+    "Bot conversations handed to the queue because the customer's last message got no answer in time "
+    "(the bot's process or PostgreSQL failed between claiming and answering)",
+)

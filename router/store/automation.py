@@ -133,6 +133,32 @@ async def hand_over(conn: Connection, conversation_id: UUID, reason: str) -> boo
     return moved is not None
 
 
+async def hand_over_unanswered(conn: Connection, after: timedelta) -> int:
+    """Give the queue every bot conversation whose customer's last message got no answer within `after`.
+
+    The bot claims a conversation, then answers in a transaction of its own: a process that dies between the
+    two (or a PostgreSQL outage that outlasts the record's retries) leaves it `bot` with nobody answering,
+    and the replayed record is a duplicate the bot does not see again. Looked at within a day of the last
+    message (an index range over `bot` conversations, 0018); rows another transaction holds are left for
+    the next sweep. Returns how many were handed over.
+    """
+    moved = await conn.fetch(
+        """WITH unanswered AS (
+               SELECT c.id FROM conversations c
+                WHERE c.status = 'bot'
+                  AND c.last_inbound_at <= now() - $1::interval
+                  AND c.last_inbound_at > now() - $1::interval - interval '1 day'
+                  AND NOT EXISTS (SELECT 1 FROM messages m
+                                   WHERE m.conversation_id = c.id AND m.direction = 'outbound'
+                                     AND m.created_at >= c.last_inbound_at)
+                  FOR UPDATE SKIP LOCKED)
+           UPDATE conversations c SET status = 'queued', waiting_since = now(), handed_over_reason = 'bot_unanswered'
+             FROM unanswered u WHERE c.id = u.id AND c.status = 'bot' RETURNING c.id""",
+        after,
+    )
+    return len(moved)
+
+
 async def answer(
     conn: Connection, conversation_id: UUID, intent: str | None, text: str, topic: str
 ) -> OutboundMessage | None:

@@ -197,3 +197,45 @@ async def stored_inbound(switchboard: Switchboard, customer: str, n: int) -> boo
     detail = await switchboard.conversation(conversation["id"])
     inbound = sum(m["direction"] == "inbound" for m in detail["messages"])
     return bool(inbound == n)
+
+
+async def test_a_bot_conversation_whose_last_message_went_unanswered_is_handed_to_an_agent(
+    switchboard: Switchboard, db: asyncpg.Connection
+):
+    """The bot claims a conversation, then answers in a transaction of its own: a router (or PostgreSQL) that
+    dies in between leaves it `bot` with nobody answering. The queue sweep hands it over; a conversation whose
+    last message is recent is still the bot's to answer."""
+    await switchboard.customer_writes("972501110111", "Where is my order #1234?")
+    await switchboard.customer_writes("972501110112", "Where is my order #1235?")
+
+    async def both_stored() -> bool:
+        return await db.fetchval("SELECT count(*) FROM conversations") == 2
+
+    await eventually(both_stored, what="both conversations stored")
+    # What the claim leaves when the answer never comes: `bot`, no outbound message, the last message's age.
+    await db.execute(
+        """UPDATE conversations c
+              SET status = 'bot',
+                  last_inbound_at = CASE WHEN i.external_id = '972501110111' THEN now() - interval '1 minute'
+                                         ELSE now() END
+             FROM contact_identities i
+            WHERE i.contact_id = c.contact_id AND i.channel = 'whatsapp'"""
+    )
+    agent = await switchboard.online_agent("Ana")
+
+    [conversation] = await eventually(lambda: switchboard.agent_conversations(agent), what="the handover")
+    rows = await db.fetch(
+        """SELECT i.external_id, c.status, c.handed_over_reason FROM conversations c
+             JOIN contact_identities i ON i.contact_id = c.contact_id AND i.channel = 'whatsapp'
+            ORDER BY i.external_id"""
+    )
+    assert [tuple(r) for r in rows] == [
+        ("972501110111", "assigned", "bot_unanswered"),
+        ("972501110112", "bot", None),  # seen by the same sweep, too recent to take from the bot
+    ]
+    assert conversation["id"] == str(
+        await db.fetchval(
+            "SELECT c.id FROM conversations c JOIN contact_identities i ON i.contact_id = c.contact_id "
+            "WHERE i.external_id = '972501110111'"
+        )
+    )
