@@ -334,12 +334,23 @@ async def _log_off_agents(http: httpx.AsyncClient, conn: Database, config: LoadC
 async def _settle(conn: Database, http: httpx.AsyncClient, config: LoadConfig) -> bool:
     """Wait (bounded) until routers and dispatcher have consumed everything and no reply of the run (the
     agents', the bot's) is still being sent; False if the pipeline was still catching up at the deadline
-    (the report says so)."""
-    deadline = time.monotonic() + config.drain_timeout
-    while time.monotonic() < deadline:
+    (the report says so).
+
+    The deadline is `drain_timeout` without progress: a backlog that keeps shrinking (the replies a provider
+    outage of minutes left, sent at the rate the machine allows) is waited for, up to four times that in all,
+    while a reply that stays stuck or a lag that stops falling fails after `drain_timeout`.
+    """
+    started = time.monotonic()
+    hard_deadline = started + 4 * config.drain_timeout
+    stall_deadline = started + config.drain_timeout
+    fewest_left: float | None = None
+    while (now := time.monotonic()) < min(stall_deadline, hard_deadline):
         with contextlib.suppress(*CONNECTION_ERRORS, httpx.HTTPError):
-            if await consumer_lag(http, config) == 0 and await replies_in_flight(conn, config) == 0:
+            left = await consumer_lag(http, config) + await replies_in_flight(conn, config)
+            if left == 0:
                 return True
+            if fewest_left is None or left < fewest_left:
+                fewest_left, stall_deadline = left, now + config.drain_timeout
         await asyncio.sleep(0.5)
     return False
 
