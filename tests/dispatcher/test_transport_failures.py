@@ -18,12 +18,23 @@ Handler = Callable[[asyncio.StreamReader, asyncio.StreamWriter], Awaitable[None]
 
 
 async def served(handler: Handler) -> AsyncIterator[str]:
-    server = await asyncio.start_server(handler, "127.0.0.1", 0)
+    # Closing the server does not close the connections it accepted: a handler still waiting (`silent`)
+    # would leave its socket to the garbage collector, whose ResourceWarning then fails a later test.
+    writers: list[asyncio.StreamWriter] = []
+
+    async def tracked(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        writers.append(writer)
+        await handler(reader, writer)
+
+    server = await asyncio.start_server(tracked, "127.0.0.1", 0)
     port = server.sockets[0].getsockname()[1]
     try:
         yield f"http://127.0.0.1:{port}/messages"
     finally:
         server.close()
+        for writer in writers:
+            writer.close()
+        await server.wait_closed()
 
 
 async def read_request(reader: asyncio.StreamReader) -> None:

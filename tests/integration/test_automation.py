@@ -209,7 +209,7 @@ async def test_a_bot_conversation_whose_last_message_went_unanswered_is_handed_t
     await switchboard.customer_writes("972501110112", "Where is my order #1235?")
 
     async def both_stored() -> bool:
-        return await db.fetchval("SELECT count(*) FROM conversations") == 2
+        return int(await db.fetchval("SELECT count(*) FROM conversations")) == 2
 
     await eventually(both_stored, what="both conversations stored")
     # What the claim leaves when the answer never comes: `bot`, no outbound message, the last message's age.
