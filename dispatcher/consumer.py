@@ -139,7 +139,9 @@ class OutboundHandler:
             # A windowed reply whose window closed goes on: its channel refuses it with the rule, uncalled.
             closed = has_window(outbound) and reply_deadline(outbound, self._policy.max_reply_age) < datetime.now(UTC)
             if not closed and not circuit.allows(time.monotonic()):
-                await self._retry_later(outbound, None, prior_attempts, circuit_wait=self._circuit_wait(key))
+                await self._retry_later(
+                    outbound, None, prior_attempts, circuit_wait=self._circuit_wait(key), claimed=False
+                )
                 DISPATCH.labels(channel=outbound.channel, outcome="circuit_open").inc()
                 return
             async with self._pool.acquire() as conn:
@@ -203,7 +205,9 @@ class OutboundHandler:
             )
             last = quick == self._policy.quick_attempts
             if last or wait > self._policy.quick_max_s or circuit.blocked(time.monotonic() + wait):
-                await self._retry_later(outbound, retry, attempts, circuit_wait=self._circuit_wait(_key(outbound)))
+                await self._retry_later(
+                    outbound, retry, attempts, circuit_wait=self._circuit_wait(_key(outbound)), claimed=True
+                )
                 return
             DISPATCH.labels(channel=outbound.channel, outcome="retried").inc()
             log.warning("retrying %s in %.2fs after %s", outbound.message_id, wait, retry.detail)
@@ -235,7 +239,7 @@ class OutboundHandler:
         return max(0.0, circuit.retry_at(now) - now) if circuit.blocked(now) else 0.0
 
     async def _retry_later(
-        self, outbound: OutboundMessage, error: SendError | None, attempts: int, *, circuit_wait: float
+        self, outbound: OutboundMessage, error: SendError | None, attempts: int, *, circuit_wait: float, claimed: bool
     ) -> None:
         now = datetime.now(UTC)
         rounds = max(1, attempts - self._policy.quick_attempts + 1)
@@ -260,14 +264,14 @@ class OutboundHandler:
             else {"code": error.code, "detail": error.detail, "at": now.isoformat()}
         )
         async with self._pool.acquire() as conn:
-            await store.schedule(conn, outbound.message_id, at, last_error)
+            await store.schedule(conn, outbound.message_id, at, last_error, claimed=claimed)
         DISPATCH.labels(channel=outbound.channel, outcome="scheduled").inc()
         log.info("reply %s scheduled for %s: %s", outbound.message_id, at.isoformat(), error and error.detail)
 
     async def _hold(self, outbound: OutboundMessage, until: datetime | None) -> None:
         at = max(until or datetime.now(UTC), datetime.now(UTC))
         async with self._pool.acquire() as conn:
-            await store.schedule(conn, outbound.message_id, at, None)
+            await store.schedule(conn, outbound.message_id, at, None, claimed=False)  # held: not ours
         DISPATCH.labels(channel=outbound.channel, outcome="held").inc()
 
     async def _unknown(self, outbound: OutboundMessage, error: SendError) -> None:

@@ -35,7 +35,11 @@ async def reap(pool: Pool, topics: Topics, limit: int) -> int:
             outbound = due.outbound
             if resend_safe(outbound, due.claimed_at or now):
                 await store.schedule(
-                    conn, outbound.message_id, now, {"code": "lease_expired", "detail": "resent", "at": now.isoformat()}
+                    conn,
+                    outbound.message_id,
+                    now,
+                    {"code": "lease_expired", "detail": "resent", "at": now.isoformat()},
+                    claimed=True,  # the expired lease is taken over, in this transaction
                 )
                 DISPATCH.labels(channel=outbound.channel, outcome="resent_after_lease").inc()
                 log.warning("lease of %s ran out: resending it with its idempotency key", outbound.message_id)

@@ -120,15 +120,24 @@ async def wake_retries(conn: Connection, channel: str, account_external_id: str)
     )
 
 
-async def schedule(conn: Connection, message_id: UUID, at: datetime, error: dict[str, Any] | None) -> None:
-    """Release the claim (or a held reply) for a retry at `at`, keeping the last error."""
+async def schedule(
+    conn: Connection, message_id: UUID, at: datetime, error: dict[str, Any] | None, *, claimed: bool
+) -> None:
+    """Set the reply's next attempt at `at`, keeping the last error: releasing our claim when `claimed`, or
+    deferring a reply nobody holds (an open circuit, a reply held behind an earlier one).
+
+    Unclaimed, only a `pending` reply moves: one `sending` is another task's or dispatcher's, mid-call, and
+    turning it back to `pending` would let the scheduler send it again beside that call (the 503 storm in
+    `make chaos` delivered one reply twice that way, when a republished record met an open circuit).
+    """
     await conn.execute(
         """UPDATE messages SET delivery_status = 'pending', delivery_updated_at = now(), lease_expires_at = NULL,
                   next_attempt_at = $2, last_error = COALESCE($3, last_error)
-            WHERE id = $1 AND delivery_status IN ('pending', 'sending')""",
+            WHERE id = $1 AND (delivery_status = 'pending' OR ($4 AND delivery_status = 'sending'))""",
         message_id,
         at,
         error,
+        claimed,
     )
 
 

@@ -25,7 +25,7 @@ from router.store.automation import BotView
 from schemas.inbound import InboundMessage
 from services.kafka import Topics
 from services.metrics import AUTOMATION_ENABLED, AUTOMATION_SCHEDULES
-from services.postgres import Pool, in_transaction
+from services.postgres import Pool, in_one_statement
 
 log = logging.getLogger(__name__)
 
@@ -154,7 +154,7 @@ class Automation:
                     await automation_store.hand_over(conn, conversation_id, "automation_off")
             return False
         topic, text = self._topics.outbound, outcome.text
-        reply = await in_transaction(
+        reply = await in_one_statement(
             self._pool, lambda conn: automation_store.answer(conn, conversation_id, intent, text, topic)
         )
         # None: an agent took it in the meantime, theirs now. Otherwise the outbox relay publishes the reply.
@@ -180,7 +180,7 @@ class Automation:
         if text is None:
             return
         topic = self._topics.outbound
-        await in_transaction(
+        await in_one_statement(
             self._pool,
             lambda conn: automation_store.automated_notice(conn, conversation_id, text, policy.min_interval, topic),
         )

@@ -77,6 +77,21 @@ async def in_transaction(pool: Pool, work: Callable[[Connection], Awaitable[Resu
     raise AssertionError("unreachable: tenacity reraises the last error")
 
 
+async def in_one_statement(pool: Pool, work: Callable[[Connection], Awaitable[Result]]) -> Result:
+    """Run `work`, one statement (atomic on its own), outside a transaction block: no BEGIN and COMMIT round
+    trips; retried from the start when PostgreSQL aborts it on a conflict, as `in_transaction` is."""
+    async for attempt in AsyncRetrying(
+        retry=retry_if_exception_type(_CONFLICTS),
+        stop=stop_after_attempt(8),
+        wait=wait_random_exponential(multiplier=0.005, max=0.2),
+        reraise=True,
+    ):
+        with attempt:
+            async with pool.acquire() as conn:
+                return await work(conn)
+    raise AssertionError("unreachable: tenacity reraises the last error")
+
+
 def migrate(dsn: str) -> None:
     """Apply pending migrations under yoyo's lock, so concurrent start-ups apply each exactly once."""
     from yoyo import get_backend, read_migrations

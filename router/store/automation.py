@@ -4,13 +4,10 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from uuid import UUID
 
-import asyncpg
-
 from router.away import DEFAULT_AWAY, AutomationPolicy
 from router.business_hours import Schedule
 from router.intents import IntentRule
-from router.store.conversations import LAST_INBOUND, REPLY_RETURNING, outbound_of
-from router.store.outbox import enqueue_reply
+from router.store.conversations import LAST_INBOUND, REPLY_INSERTED, outbound_of, queued_reply
 from schemas.outbound import OutboundMessage
 from services.postgres import Connection
 
@@ -136,7 +133,7 @@ async def hand_over(conn: Connection, conversation_id: UUID, reason: str) -> boo
 async def hand_over_unanswered(conn: Connection, after: timedelta) -> int:
     """Give the queue every bot conversation whose customer's last message got no answer within `after`.
 
-    The bot claims a conversation, then answers in a transaction of its own: a process that dies between the
+    The bot claims a conversation, then answers in a statement of its own: a process that dies between the
     two (or a PostgreSQL outage that outlasts the record's retries) leaves it `bot` with nobody answering,
     and the replayed record is a duplicate the bot does not see again. Looked at within a day of the last
     message (an index range over `bot` conversations, 0018); rows another transaction holds are left for
@@ -163,7 +160,7 @@ async def answer(
     conn: Connection, conversation_id: UUID, intent: str | None, text: str, topic: str
 ) -> OutboundMessage | None:
     """The bot takes (or keeps) the conversation and stores its reply as pending, in one statement, and its
-    outbound record in the outbox (`topic`). Run it in a transaction: the reply and its record commit together.
+    outbound record in the outbox (`topic`), all in one statement: the reply and its record commit together.
 
     None when the conversation is no longer the bot's to answer (an agent took it meanwhile).
     """
@@ -171,24 +168,27 @@ async def answer(
         f"""WITH taken AS (
                UPDATE conversations SET status = 'bot', bot_turns = bot_turns + 1, intent = coalesce(intent, $2)
                 WHERE id = $1 AND status IN ('queued', 'bot') RETURNING id),
-           {LAST_INBOUND}
+           {LAST_INBOUND},
+           reply AS (
            INSERT INTO messages (conversation_id, direction, channel, account_id, external_id, content_type, text,
                                  delivery_status)
            SELECT $1, 'outbound', l.channel, l.account_id, l.external_id, 'text', $3, 'pending'
              FROM last_inbound l, taken
-        {REPLY_RETURNING}""",
+           {REPLY_INSERTED}),
+           {queued_reply("$4", "bot")}""",
         conversation_id,
         intent,
         text,
+        topic,
     )
-    return await _queued(conn, row, conversation_id, text, topic)
+    return None if row is None else outbound_of(row, conversation_id, text, "bot")
 
 
 async def automated_notice(
     conn: Connection, conversation_id: UUID, text: str, min_interval: timedelta, topic: str
 ) -> OutboundMessage | None:
     """Store an away or greeting message, unless the conversation had one within `min_interval`, and its
-    outbound record in the outbox (`topic`). Run it in a transaction: the message and its record commit together.
+    outbound record in the outbox (`topic`), all in one statement: the message and its record commit together.
 
     The check and the insert are one statement, so two routers cannot both send one.
     """
@@ -197,27 +197,20 @@ async def automated_notice(
                UPDATE conversations SET last_automated_at = now()
                 WHERE id = $1 AND (last_automated_at IS NULL OR last_automated_at <= now() - $3::interval)
             RETURNING id),
-           {LAST_INBOUND}
+           {LAST_INBOUND},
+           reply AS (
            INSERT INTO messages (conversation_id, direction, channel, account_id, external_id, content_type, text,
                                  delivery_status)
            SELECT $1, 'outbound', l.channel, l.account_id, l.external_id, 'text', $2, 'pending'
              FROM last_inbound l, stamped
-        {REPLY_RETURNING}""",
+           {REPLY_INSERTED}),
+           {queued_reply("$4", "bot")}""",
         conversation_id,
         text,
         min_interval,
+        topic,
     )
-    return await _queued(conn, row, conversation_id, text, topic)
-
-
-async def _queued(
-    conn: Connection, row: asyncpg.Record | None, conversation_id: UUID, text: str, topic: str
-) -> OutboundMessage | None:
-    if row is None:
-        return None
-    message = outbound_of(row, conversation_id, text, "bot")
-    await enqueue_reply(conn, topic, message)
-    return message
+    return None if row is None else outbound_of(row, conversation_id, text, "bot")
 
 
 async def record_intents(conn: Connection, classified: list[tuple[str, str, str]]) -> None:

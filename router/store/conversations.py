@@ -6,7 +6,6 @@ from uuid import UUID
 
 import asyncpg
 
-from router.store.outbox import enqueue_reply
 from schemas.outbound import OutboundMessage
 from services.postgres import Connection
 
@@ -93,16 +92,41 @@ LAST_INBOUND = """last_inbound AS (
     SELECT m.channel, m.account_id, m.external_id, m.sent_at, m.channel_data FROM messages m
      WHERE m.conversation_id = $1 AND m.direction = 'inbound'
      ORDER BY m.sent_at DESC, m.created_at DESC LIMIT 1)"""
-REPLY_RETURNING = """RETURNING id, channel, external_id, created_at,
-    (SELECT external_id FROM accounts WHERE id = messages.account_id) AS account_external_id,
-    (SELECT sent_at FROM last_inbound) AS customer_last_message_at,
-    (SELECT channel_data FROM last_inbound) AS reply_context"""
+REPLY_INSERTED = "RETURNING id, conversation_id, channel, account_id, external_id, text, created_at"
+
+
+def queued_reply(topic_param: str, author: Literal["agent", "bot"]) -> str:
+    """The end of a statement whose `reply` CTE inserted a reply (`INSERT ... REPLY_INSERTED`) after its
+    `last_inbound` CTE found the customer's last message: the reply's outbound record goes to the outbox in
+    the same statement, and the statement selects what `outbound_of` reads.
+
+    One statement instead of an insert, an outbox insert and a transaction around them: four round trips
+    fewer per bot answer, none of them made while the conversation's row is locked. The record is the JSON
+    of schemas/outbound.py's OutboundMessage, built here; tests/integration/test_outbox.py decodes it with
+    the schema and compares it with `outbound_of`'s model of the same row.
+    """
+    return f"""replied AS (
+        SELECT r.id, r.conversation_id, r.channel, r.external_id, r.text, r.created_at,
+               a.external_id AS account_external_id, l.sent_at AS customer_last_message_at,
+               coalesce(l.channel_data, '{{}}'::jsonb) AS reply_context
+          FROM reply r JOIN accounts a ON a.id = r.account_id LEFT JOIN last_inbound l ON true),
+    queued AS (
+        INSERT INTO outbox (topic, key, value)
+        SELECT {topic_param}, convert_to(x.conversation_id::text, 'UTF8'),
+               convert_to(jsonb_build_object(
+                   'type', 'outbound_message', 'message_id', x.id, 'conversation_id', x.conversation_id,
+                   'channel', x.channel, 'account_external_id', x.account_external_id,
+                   'recipient_external_id', x.external_id, 'text', x.text, 'author', '{author}',
+                   'created_at', x.created_at, 'customer_last_message_at', x.customer_last_message_at,
+                   'reply_to_provider_message_id', NULL, 'reply_context', x.reply_context)::text, 'UTF8')
+          FROM replied x)
+    SELECT * FROM replied"""
 
 
 def outbound_of(
     row: asyncpg.Record, conversation_id: UUID, text: str, author: Literal["agent", "bot"]
 ) -> OutboundMessage:
-    """The dispatcher's view of a reply a REPLY_RETURNING statement stored."""
+    """The dispatcher's view of a reply a `queued_reply` statement stored."""
     return OutboundMessage(
         message_id=row["id"],
         conversation_id=conversation_id,
@@ -121,29 +145,28 @@ async def create_reply(
     conn: Connection, conversation_id: UUID, agent_id: UUID, text: str, topic: str
 ) -> OutboundMessage | None:
     """Store the assignee's reply as pending, addressed to where the customer last wrote from, with its
-    outbound record in the outbox (`topic`). Run it in the caller's transaction: both commit or neither.
+    outbound record in the outbox (`topic`), in one statement: both commit or neither.
 
     None when the agent does not hold the conversation (any more): the check and the insert are one
     statement, so a reply never lands in a conversation that was just released or resolved.
     """
     row = await conn.fetchrow(
-        f"""WITH {LAST_INBOUND}
+        f"""WITH {LAST_INBOUND},
+           reply AS (
            INSERT INTO messages (conversation_id, direction, channel, account_id, external_id, author_agent_id,
                                  content_type, text, delivery_status)
            SELECT $1, 'outbound', l.channel, l.account_id, l.external_id, $2, 'text', $3, 'pending'
              FROM last_inbound l
             WHERE EXISTS (SELECT 1 FROM conversations
                            WHERE id = $1 AND status = 'assigned' AND assignee_id = $2)
-        {REPLY_RETURNING}""",
+           {REPLY_INSERTED}),
+           {queued_reply("$4", "agent")}""",
         conversation_id,
         agent_id,
         text,
+        topic,
     )
-    if row is None:
-        return None
-    reply = outbound_of(row, conversation_id, text, "agent")
-    await enqueue_reply(conn, topic, reply)
-    return reply
+    return None if row is None else outbound_of(row, conversation_id, text, "agent")
 
 
 async def resolve(conn: Connection, conversation_id: UUID, only_assignee: UUID | None) -> Resolution | None:

@@ -4,8 +4,6 @@ Call `enqueue` on the connection of the transaction that makes the change the re
 (router/outbox.py) publishes the rows in id order and deletes each once Kafka acknowledged it.
 """
 
-from schemas.outbound import OutboundMessage
-from schemas.wire import encode
 from services.postgres import Connection
 
 
@@ -21,8 +19,3 @@ async def enqueue(conn: Connection, records: list[tuple[str, bytes, bytes]]) -> 
             [key for _, key, _ in records],
             [value for _, _, value in records],
         )
-
-
-async def enqueue_reply(conn: Connection, topic: str, reply: OutboundMessage) -> None:
-    """The reply's record for the dispatcher, keyed by conversation so one conversation's replies stay in order."""
-    await enqueue(conn, [(topic, str(reply.conversation_id).encode(), encode(reply))])

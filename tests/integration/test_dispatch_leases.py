@@ -19,6 +19,7 @@ import pytest_asyncio
 from aiokafka import AIOKafkaProducer
 from aiokafka.admin import AIOKafkaAdminClient
 
+from dispatcher import store as dispatch_store
 from loadtests.ports import free_port
 from schemas.outbound import OutboundMessage
 from schemas.wire import encode
@@ -155,3 +156,21 @@ async def test_a_line_push_whose_dispatcher_was_killed_mid_send_is_resent_with_i
     assert len(pushes) == 2
     assert {p["headers"]["x-line-retry-key"] for p in pushes} == {str(outbound.message_id)}
     assert len(taken(pushes)) == 1, "LINE executed the retry key once"
+
+
+async def test_deferring_a_reply_nobody_holds_leaves_one_being_sent_alone(
+    switchboard: Switchboard, db: asyncpg.Connection
+):
+    """An open circuit defers a reply without claiming it. Were that reply `sending` (another dispatcher's
+    call in flight, reached here by a republished record), turning it back to `pending` would let the
+    scheduler send it a second time beside that call."""
+    _, conversation = await whatsapp_conversation(switchboard, "972540000309")
+    outbound = await reply_row(db, conversation, "Being sent elsewhere.", customer_wrote_ago_s=60)
+    await db.execute("UPDATE messages SET delivery_status = 'sending' WHERE id = $1", outbound.message_id)
+    later = datetime.now(UTC) + timedelta(minutes=1)
+
+    await dispatch_store.schedule(db, outbound.message_id, later, None, claimed=False)
+    assert await db.fetchval("SELECT delivery_status FROM messages WHERE id = $1", outbound.message_id) == "sending"
+
+    await dispatch_store.schedule(db, outbound.message_id, later, None, claimed=True)  # its holder lets it go
+    assert await db.fetchval("SELECT delivery_status FROM messages WHERE id = $1", outbound.message_id) == "pending"

@@ -12,10 +12,12 @@ from pathlib import Path
 from typing import Any
 
 import asyncpg
+import orjson
 import pytest
 import pytest_asyncio
 
 from loadtests.ports import free_port
+from schemas.outbound import OutboundMessage
 from tests.integration import test_automation
 from tests.integration.client import Switchboard, eventually
 from tests.integration.conftest import Stack
@@ -126,6 +128,7 @@ async def test_a_reply_accepted_while_no_relay_can_publish_outlives_its_router_a
     message_id = answer.json()["id"]
     assert await delivery_status(db, message_id) == "pending"
     assert await queued_for(db, message_id) == 1, "committed with its outbound record, not yet published"
+    assert await queued_record(db, message_id) == await record_from_tables(db, message_id, "agent")
     assert await pending_without_outbox_row(db) == 0
 
     assert api_router.process is not None
@@ -204,12 +207,53 @@ async def test_the_bots_reply_goes_through_the_outbox(
     reply_id = await eventually(lambda: stored_bot_reply(db), what="the bot's reply stored")
     assert await delivery_status(db, reply_id) == "pending"
     assert await queued_for(db, reply_id) == 1
+    assert await queued_record(db, reply_id) == await record_from_tables(db, reply_id, "bot")
     assert await bot_replies(switchboard) == []
     await relay_held_off.close()
 
     [reply] = await eventually(lambda: bot_replies(switchboard), what="the bot's reply at WhatsApp")
     assert reply.startswith("Order #1234 is out for delivery")
     await eventually(lambda: delivery_status_is(db, reply_id, "sent"), what="the bot's reply sent")
+
+
+async def queued_record(db: asyncpg.Connection, message_id: str) -> OutboundMessage:
+    """The reply's outbox row, read as the dispatcher reads it (the outbound schema)."""
+    value = await db.fetchval(
+        "SELECT value FROM outbox WHERE convert_from(value, 'UTF8')::jsonb ->> 'message_id' = $1", message_id
+    )
+    return OutboundMessage.model_validate_json(value)
+
+
+async def record_from_tables(db: asyncpg.Connection, message_id: str, author: str) -> OutboundMessage:
+    """What the record must say, put together here from the stored reply and the customer's last message, not
+    by the statement that wrote it (which builds its JSON in SQL)."""
+    row = await db.fetchrow(
+        """SELECT m.id, m.conversation_id, m.channel, a.external_id AS account, m.external_id, m.text, m.created_at,
+                  last.sent_at, last.channel_data
+             FROM messages m JOIN accounts a ON a.id = m.account_id,
+                  LATERAL (SELECT i.sent_at, i.channel_data FROM messages i
+                            WHERE i.conversation_id = m.conversation_id AND i.direction = 'inbound'
+                            ORDER BY i.sent_at DESC LIMIT 1) last
+            WHERE m.id = $1::uuid""",
+        message_id,
+    )
+    assert row is not None
+    return OutboundMessage.model_validate(
+        {
+            "message_id": row["id"],
+            "conversation_id": row["conversation_id"],
+            "channel": row["channel"],
+            "account_external_id": row["account"],
+            "recipient_external_id": row["external_id"],
+            "text": row["text"],
+            "author": author,
+            "created_at": row["created_at"],
+            "customer_last_message_at": row["sent_at"],
+            "reply_context": orjson.loads(row["channel_data"])
+            if isinstance(row["channel_data"], str)
+            else row["channel_data"],
+        }
+    )
 
 
 async def stored_bot_reply(db: asyncpg.Connection) -> str | None:
@@ -229,6 +273,7 @@ async def test_the_away_message_goes_through_the_outbox(
 
     notice_id = await eventually(lambda: stored_bot_reply(db), what="the away message stored")
     assert await queued_for(db, notice_id) == 1
+    assert await queued_record(db, notice_id) == await record_from_tables(db, notice_id, "bot")
     assert await bot_replies(switchboard) == []
     await relay_held_off.close()
 
