@@ -135,19 +135,15 @@ async def hand_over_unanswered(conn: Connection, after: timedelta) -> int:
 
     The bot claims a conversation, then answers in a statement of its own: a process that dies between the
     two (or a PostgreSQL outage that outlasts the record's retries) leaves it `bot` with nobody answering,
-    and the replayed record is a duplicate the bot does not see again. Looked at within a day of the last
-    message (an index range over `bot` conversations, 0018); rows another transaction holds are left for
-    the next sweep. Returns how many were handed over.
+    and the replayed record is a duplicate the bot does not see again. `answer` keeps `last_bot_reply_at`, so
+    an index of the unanswered ones alone (0019) finds them; rows another transaction holds are left for the
+    next sweep. Returns how many were handed over.
     """
     moved = await conn.fetch(
         """WITH unanswered AS (
                SELECT c.id FROM conversations c
-                WHERE c.status = 'bot'
+                WHERE c.status = 'bot' AND (c.last_bot_reply_at IS NULL OR c.last_bot_reply_at < c.last_inbound_at)
                   AND c.last_inbound_at <= now() - $1::interval
-                  AND c.last_inbound_at > now() - $1::interval - interval '1 day'
-                  AND NOT EXISTS (SELECT 1 FROM messages m
-                                   WHERE m.conversation_id = c.id AND m.direction = 'outbound'
-                                     AND m.created_at >= c.last_inbound_at)
                   FOR UPDATE SKIP LOCKED)
            UPDATE conversations c SET status = 'queued', waiting_since = now(), handed_over_reason = 'bot_unanswered'
              FROM unanswered u WHERE c.id = u.id AND c.status = 'bot' RETURNING c.id""",
@@ -166,7 +162,8 @@ async def answer(
     """
     row = await conn.fetchrow(
         f"""WITH taken AS (
-               UPDATE conversations SET status = 'bot', bot_turns = bot_turns + 1, intent = coalesce(intent, $2)
+               UPDATE conversations SET status = 'bot', bot_turns = bot_turns + 1, intent = coalesce(intent, $2),
+                                        last_bot_reply_at = now()
                 WHERE id = $1 AND status IN ('queued', 'bot') RETURNING id),
            {LAST_INBOUND},
            reply AS (
