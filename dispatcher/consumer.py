@@ -131,7 +131,7 @@ class OutboundHandler:
             error = PermanentError(
                 f"no configured {outbound.channel} account {outbound.account_external_id}", code="unknown_account"
             )
-            await self._give_up(outbound, error, prior_attempts)
+            await self._give_up(outbound, error, prior_attempts, claimed=False)
             return
         key = (outbound.channel, outbound.account_external_id)
         circuit = self._circuits.of(*key)
@@ -171,11 +171,11 @@ class OutboundHandler:
                 result = await self._send_once(send, account, outbound, attempted_at)
             except RuleViolation as error:
                 circuit.abandoned()
-                await self._give_up(outbound, error, attempts)
+                await self._give_up(outbound, error, attempts, claimed=True)
                 return
             except PermanentError as error:
                 circuit.succeeded()  # the provider answered: it is up, it refused this one
-                await self._give_up(outbound, error, attempts)
+                await self._give_up(outbound, error, attempts, claimed=True)
                 return
             except OutcomeUnknown as error:
                 circuit.failed(time.monotonic())
@@ -256,7 +256,7 @@ class OutboundHandler:
         at = next_attempt_at(now, wait, reply_deadline(outbound, self._policy.max_reply_age))
         if at is None:
             final = error or _closed_before_sending(outbound)
-            await self._give_up(outbound, final, attempts)
+            await self._give_up(outbound, final, attempts, claimed=claimed)
             return
         last_error = (
             {"code": "circuit_open", "detail": "the provider's circuit is open", "at": now.isoformat()}
@@ -300,7 +300,7 @@ class OutboundHandler:
             max(0.0, time.time() - outbound.created_at.timestamp())
         )
 
-    async def _give_up(self, outbound: OutboundMessage, error: SendError, attempts: int) -> None:
+    async def _give_up(self, outbound: OutboundMessage, error: SendError, attempts: int, *, claimed: bool) -> None:
         reason = (
             "channel_rule"  # which rule is in the error's code: outside_window, text_too_long...
             if isinstance(error, RuleViolation)
@@ -312,7 +312,10 @@ class OutboundHandler:
         # the replayed record finds the reply failed and does not send it.
         async with self._pool.acquire() as conn:
             await store.mark_failed(
-                conn, outbound.message_id, {"code": error.code, "reason": reason, "detail": error.detail}
+                conn,
+                outbound.message_id,
+                {"code": error.code, "reason": reason, "detail": error.detail},
+                claimed=claimed,
             )
         letter = DeadLetter(
             message=outbound, reason=reason, detail=error.detail, attempts=attempts, failed_at=datetime.now(UTC)

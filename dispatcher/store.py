@@ -246,17 +246,20 @@ async def mark_sent(conn: Connection, message_id: UUID, channel: str, provider_m
     return status
 
 
-async def mark_failed(conn: Connection, message_id: UUID, error: dict[str, Any]) -> None:
-    """Record that the reply will not be sent, and why."""
+async def mark_failed(conn: Connection, message_id: UUID, error: dict[str, Any], *, claimed: bool) -> None:
+    """Record that the reply will not be sent, and why: one we claimed, or (unclaimed, as `schedule`) only a
+    `pending` one, never one another call is sending."""
     await conn.execute(
         f"""WITH marked AS (
                 UPDATE messages SET delivery_status = 'failed', delivery_error = $2, delivery_updated_at = now(),
                        lease_expires_at = NULL, next_attempt_at = NULL
-                 WHERE id = $1 AND delivery_status IN ('pending', 'sending') RETURNING conversation_id, created_at),
+                 WHERE id = $1 AND (delivery_status = 'pending' OR ($3 AND delivery_status = 'sending'))
+             RETURNING conversation_id, created_at),
                 {_WAKE_HELD}
             SELECT 1""",
         message_id,
         error,
+        claimed,
     )
 
 

@@ -158,7 +158,7 @@ async def test_a_line_push_whose_dispatcher_was_killed_mid_send_is_resent_with_i
     assert len(taken(pushes)) == 1, "LINE executed the retry key once"
 
 
-async def test_deferring_a_reply_nobody_holds_leaves_one_being_sent_alone(
+async def test_deferring_or_giving_up_a_reply_nobody_holds_leaves_one_being_sent_alone(
     switchboard: Switchboard, db: asyncpg.Connection
 ):
     """An open circuit defers a reply without claiming it. Were that reply `sending` (another dispatcher's
@@ -170,6 +170,9 @@ async def test_deferring_a_reply_nobody_holds_leaves_one_being_sent_alone(
     later = datetime.now(UTC) + timedelta(minutes=1)
 
     await dispatch_store.schedule(db, outbound.message_id, later, None, claimed=False)
+    assert await db.fetchval("SELECT delivery_status FROM messages WHERE id = $1", outbound.message_id) == "sending"
+    closed = {"code": "outside_window", "reason": "channel_rule", "detail": "the window closed"}
+    await dispatch_store.mark_failed(db, outbound.message_id, closed, claimed=False)  # nor given up on
     assert await db.fetchval("SELECT delivery_status FROM messages WHERE id = $1", outbound.message_id) == "sending"
 
     await dispatch_store.schedule(db, outbound.message_id, later, None, claimed=True)  # its holder lets it go
