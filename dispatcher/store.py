@@ -24,7 +24,7 @@ from schemas.delivery import OutboundStatus, furthest
 from schemas.outbound import OutboundMessage
 from schemas.wire import encode
 from services.kafka import Topics
-from services.postgres import Connection
+from services.postgres import OUTBOX_CHANNEL, Connection
 
 log = logging.getLogger(__name__)
 
@@ -204,7 +204,7 @@ async def mark_unknown(conn: Connection, topics: Topics, outbound: OutboundMessa
                 str(agent_id).encode(),
                 encode(event),
             )
-            await conn.execute("SELECT pg_notify('switchboard_outbox', '')")
+            await conn.execute("SELECT pg_notify($1, '')", OUTBOX_CHANNEL)
     return True
 
 

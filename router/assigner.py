@@ -178,7 +178,7 @@ class Assigner:
         stopping: asyncio.Event,
         interval_s: float,
         presence: PresencePolicy,
-        bot_unanswered_after: timedelta = timedelta(seconds=30),
+        bot_unanswered_after: timedelta,
     ) -> None:
         """Periodically enforce presence, hand the queue the bot's conversations left unanswered, drain the
         queue and refresh the queue and agent gauges, until `stopping` is set."""

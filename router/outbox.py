@@ -32,11 +32,11 @@ import asyncpg
 from aiokafka.errors import KafkaError
 
 from services.metrics import OUTBOX_OLDEST_AGE, OUTBOX_PUBLISHED, OUTBOX_RELAY_LEADER, OUTBOX_WAITING
-from services.postgres import Connection, Pool
+from services.postgres import OUTBOX_CHANNEL, Connection, Pool
 
 log = logging.getLogger(__name__)
 
-CHANNEL = "switchboard_outbox"  # OutboxBell notifies it after a commit that wrote the outbox
+CHANNEL = OUTBOX_CHANNEL  # OutboxBell notifies it after a commit that wrote the outbox
 # Advisory locks are per database, so several stacks on one server each get their own relay.
 LOCK = "SELECT pg_try_advisory_lock(hashtextextended('switchboard.outbox.relay', 0))"
 BATCH = 500

@@ -16,6 +16,9 @@ from tenacity import AsyncRetrying, retry_if_exception_type, stop_after_attempt,
 log = logging.getLogger(__name__)
 
 MIGRATIONS = Path(__file__).with_name("migrations")
+# The channel a writer of the `outbox` table notifies once it committed, so the relay (router/outbox.py)
+# publishes without waiting for its poll; the router and the dispatcher both write the table.
+OUTBOX_CHANNEL = "switchboard_outbox"
 Result = TypeVar("Result")
 # asyncpg's classes are generic only in its type stubs. A pooled connection is a proxy with the same
 # interface as a connection; functions that run SQL accept either.
@@ -65,21 +68,18 @@ async def create_pool(dsn: str, *, min_size: int = 2, max_size: int = 10) -> Poo
 
 async def in_transaction(pool: Pool, work: Callable[[Connection], Awaitable[Result]]) -> Result:
     """Run `work` in one transaction, retrying it from the start when PostgreSQL aborts it on a conflict."""
-    async for attempt in AsyncRetrying(
-        retry=retry_if_exception_type(_CONFLICTS),
-        stop=stop_after_attempt(8),
-        wait=wait_random_exponential(multiplier=0.005, max=0.2),
-        reraise=True,
-    ):
-        with attempt:
-            async with pool.acquire() as conn, conn.transaction():
-                return await work(conn)
-    raise AssertionError("unreachable: tenacity reraises the last error")
+    return await _retried_on_conflict(pool, work, transaction=True)
 
 
 async def in_one_statement(pool: Pool, work: Callable[[Connection], Awaitable[Result]]) -> Result:
     """Run `work`, one statement (atomic on its own), outside a transaction block: no BEGIN and COMMIT round
     trips; retried from the start when PostgreSQL aborts it on a conflict, as `in_transaction` is."""
+    return await _retried_on_conflict(pool, work, transaction=False)
+
+
+async def _retried_on_conflict(
+    pool: Pool, work: Callable[[Connection], Awaitable[Result]], *, transaction: bool
+) -> Result:
     async for attempt in AsyncRetrying(
         retry=retry_if_exception_type(_CONFLICTS),
         stop=stop_after_attempt(8),
@@ -88,7 +88,10 @@ async def in_one_statement(pool: Pool, work: Callable[[Connection], Awaitable[Re
     ):
         with attempt:
             async with pool.acquire() as conn:
-                return await work(conn)
+                if not transaction:
+                    return await work(conn)
+                async with conn.transaction():
+                    return await work(conn)
     raise AssertionError("unreachable: tenacity reraises the last error")
 
 
