@@ -12,7 +12,6 @@ from router.automation import Automation
 from router.identity import phone_of
 from router.language import detect_language
 from router.store.accounts import ensure_account
-from router.store.automation import record_intents
 from router.store.inbound import StoredInbound, StoredMessage, record_receipt, store_inbound
 from router.store.priorities import decide_priorities
 from schemas.inbound import DeliveryStatus, InboundEvent, InboundMessage
@@ -74,21 +73,18 @@ class InboundHandler:
             await self._assigner.drain(arriving=waiting)
 
     async def _automate(self, messages: list[StoredMessage], stored: list[StoredInbound]) -> set[UUID]:
-        """Classify every stored message and let the bot take what it can; returns the conversations it kept.
+        """Let the bot take what it can of the stored messages (classified before storing); returns the conversations
+        it kept.
 
         A conversation the bot hands over is queued again and picked up by this batch's drain.
         """
         assert self._automation is not None
         automation = self._automation
-        classified: list[tuple[str, str, str]] = []
         by_conversation: dict[UUID, list[tuple[InboundMessage, str | None]]] = {}
         for item, result in zip(messages, stored, strict=True):
             if result.outcome != "stored" or result.conversation_id is None:
                 continue
-            message = item.message
-            intent = automation.intent_of(message)
-            if intent is not None:
-                classified.append((message.channel, message.provider_message_id, intent))
+            message, intent = item.message, item.intent
             if (result.queued or result.with_bot) and automation.may_act_on(message, intent, result.with_bot):
                 by_conversation.setdefault(result.conversation_id, []).append((message, intent))
         kept: set[UUID] = set()
@@ -102,9 +98,6 @@ class InboundHandler:
 
         # Conversations at once: a bot's order lookup or Kafka send must not hold up the partition's others.
         await asyncio.gather(*(in_order(c, arrivals) for c, arrivals in by_conversation.items()))
-        if classified:
-            async with self._pool.acquire() as conn:
-                await record_intents(conn, classified)
         return kept
 
     async def _handle_receipt(self, receipt: DeliveryStatus) -> None:
@@ -113,7 +106,8 @@ class InboundHandler:
 
     async def _routing_facts(self, message: InboundMessage) -> StoredMessage:
         """What storing and routing need beyond the message: its account, the sender's phone number in
-        E.164 (which joins channels), the language it is written in, the skill its account requires."""
+        E.164 (which joins channels), the language it is written in, the skill its account requires, and
+        its intent (classified before storing, so the row is written once with it)."""
         account = await self._account(message)
         return StoredMessage(
             message=message,
@@ -121,6 +115,7 @@ class InboundHandler:
             phone=phone_of(message.channel, message.sender_external_id),
             language=detect_language(message.text, self._languages),
             required_skill=account.skill,
+            intent=self._automation.intent_of(message) if self._automation is not None else None,
         )
 
     async def _account(self, message: InboundMessage) -> ChannelAccount:

@@ -208,16 +208,3 @@ async def automated_notice(
         topic,
     )
     return None if row is None else outbound_of(row, conversation_id, text, "bot")
-
-
-async def record_intents(conn: Connection, classified: list[tuple[str, str, str]]) -> None:
-    """Keep each message's intent: (channel, provider message id, intent)."""
-    if classified:
-        await conn.execute(
-            """UPDATE messages m SET intent = x.intent
-                 FROM unnest($1::text[], $2::text[], $3::text[]) AS x(channel, provider_message_id, intent)
-                WHERE m.channel = x.channel AND m.provider_message_id = x.provider_message_id""",
-            [c for c, _, _ in classified],
-            [p for _, p, _ in classified],
-            [i for _, _, i in classified],
-        )

@@ -28,6 +28,7 @@ class StoredMessage:
     phone: str | None = None  # the sender's number in E.164 (router/identity.py)
     language: str | None = None  # router/language.py
     required_skill: str | None = None  # the account's
+    intent: str | None = None  # router/intents.py, by the automation's rules
 
 
 async def store_inbound(conn: Connection, messages: list[StoredMessage]) -> list[StoredInbound]:
@@ -56,6 +57,7 @@ async def store_inbound(conn: Connection, messages: list[StoredMessage]) -> list
                 "phone": item.phone,
                 "language": item.language,
                 "required_skill": item.required_skill,
+                "intent": item.intent,
             }
             for item in messages
             for message, account_id in [(item.message, item.account_id)]

@@ -66,6 +66,7 @@ async def test_an_order_status_question_is_answered_from_the_order_endpoint_with
     row = await db.fetchrow("SELECT status, intent, bot_turns, assignee_id FROM conversations")
     assert row is not None
     assert (row["status"], row["intent"], row["bot_turns"], row["assignee_id"]) == ("bot", "order_status", 1, None)
+    assert await db.fetchval("SELECT intent FROM messages WHERE direction = 'inbound'") == "order_status"
     assert await switchboard.agent_conversations(agent) == [], "the bot's conversation takes no agent capacity"
 
 
