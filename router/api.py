@@ -2,7 +2,7 @@
 
 from collections.abc import AsyncIterator
 from typing import Annotated
-from uuid import UUID
+from uuid import UUID, uuid4
 
 import asyncpg
 from aiokafka import AIOKafkaProducer
@@ -26,6 +26,7 @@ from router.store import agents as agent_store
 from router.store import conversations as conversation_store
 from router.store import quick_replies as quick_reply_store
 from router.store import reply_keys
+from router.store.conversations import PostedReply, ReplyKey
 from router.views import (
     EXTERNAL_ID_MAX,
     LABEL_MAX,
@@ -47,7 +48,7 @@ from router.views import (
 )
 from schemas.assignment import AssignmentEvent, DeliveryUnknownEvent
 from services.kafka import Topics
-from services.postgres import Connection, Pool, in_transaction
+from services.postgres import Connection, Pool, in_one_statement, in_transaction
 
 
 class RouterState:
@@ -303,8 +304,8 @@ async def reply(
     state: State,
     idempotency_key: Annotated[str | None, Header()] = None,
 ) -> AcceptedReply:
-    """Store the assignee's reply and its outbound record in one transaction (the outbox relay publishes it),
-    then resolve in the same transaction when asked. With an `Idempotency-Key`, a retry answers the first reply."""
+    """Store the assignee's reply and its outbound record (the outbox relay publishes it), and resolve when
+    asked, in one statement. With an `Idempotency-Key`, a retry answers the first reply."""
     agent_id = caller.agent_id
     if agent_id is None:
         raise Forbidden("only the assigned agent replies")
@@ -312,36 +313,39 @@ async def reply(
         raise InvalidIdempotencyKey(f"Idempotency-Key must be 1 to {MAX_KEY_LENGTH} printable ASCII characters")
     request_sha256 = request_digest(body.model_dump_json())
 
-    async def store(conn: Connection) -> tuple[AcceptedReply, UUID | None]:
-        if idempotency_key is not None:
-            kept = await reply_keys.take_key(conn, agent_id, idempotency_key, conversation_id, request_sha256)
-            if kept is not None:
-                if (kept.conversation_id, kept.request_sha256) != (conversation_id, request_sha256):
-                    raise IdempotencyKeyReused(
-                        f"this Idempotency-Key answered another request (reply {kept.message_id}); use a new key"
-                    )
-                return AcceptedReply(id=kept.message_id, resolved=kept.resolved), None
-        expansion = await quick_reply_store.expand_reply(conn, conversation_id, agent_id, body.text)
-        outbound = await conversation_store.create_reply(
-            conn, conversation_id, agent_id, expansion.text, state.topics.outbound
-        )
-        if outbound is None:  # say why: unknown, someone else's, or no longer open (rolls the key back too)
-            await visible_conversation(conn, conversation_id, caller)
-            raise Conflict("the conversation is not assigned to you")
-        if expansion.used:
-            await quick_reply_store.count_uses(conn, expansion.used)
-        # Resolved in the reply's transaction: a retry with the key then answers `resolved` as it committed.
-        resolution = await conversation_store.resolve(conn, conversation_id, agent_id) if body.resolve else None
-        if idempotency_key is not None:
-            await reply_keys.answer_key(conn, agent_id, idempotency_key, outbound.message_id, resolution is not None)
-        freed = None if resolution is None else resolution.freed_agent_id
-        return AcceptedReply(id=outbound.message_id, resolved=resolution is not None), freed
+    key = None if idempotency_key is None else ReplyKey(idempotency_key, request_sha256)
+    message_id = uuid4()
 
-    accepted, freed_agent_id = await in_transaction(state.pool, store)
+    async def store(conn: Connection) -> PostedReply | None:
+        expansion = await quick_reply_store.expand_reply(conn, conversation_id, agent_id, body.text)
+        return await conversation_store.post_reply(
+            conn,
+            conversation_id,
+            agent_id,
+            expansion.text,
+            state.topics.outbound,
+            message_id=message_id,
+            key=key,
+            resolve=body.resolve,
+            quick_replies=expansion.used,
+        )
+
+    posted = await in_one_statement(state.pool, store)
+    if posted is None:  # say why: the key answered before, or the conversation is unknown, someone else's, closed
+        async with state.pool.acquire() as conn:
+            kept = None if key is None else await reply_keys.kept_reply(conn, agent_id, key.key)
+            if kept is None:
+                await visible_conversation(conn, conversation_id, caller)
+                raise Conflict("the conversation is not assigned to you")
+        if (kept.conversation_id, kept.request_sha256) != (conversation_id, request_sha256):
+            raise IdempotencyKeyReused(
+                f"this Idempotency-Key answered another request (reply {kept.message_id}); use a new key"
+            )
+        return AcceptedReply(id=kept.message_id, resolved=kept.resolved)
     state.bell.ring()
-    if freed_agent_id is not None:
-        await state.assigner.drain(only_agents={freed_agent_id})
-    return accepted
+    if posted.freed_agent_id is not None:
+        await state.assigner.drain(only_agents={posted.freed_agent_id})
+    return AcceptedReply(id=posted.outbound.message_id, resolved=posted.resolved)
 
 
 @routes.post("/conversations/{conversation_id}/resolve")

@@ -1,5 +1,6 @@
 """Conversations as agents and admins see them: lists, history, replies, resolution."""
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Literal
 from uuid import UUID
@@ -95,10 +96,11 @@ LAST_INBOUND = """last_inbound AS (
 REPLY_INSERTED = "RETURNING id, conversation_id, channel, account_id, external_id, text, created_at"
 
 
-def queued_reply(topic_param: str, author: Literal["agent", "bot"]) -> str:
+def queued_reply(topic_param: str, author: Literal["agent", "bot"], selected: str = "*") -> str:
     """The end of a statement whose `reply` CTE inserted a reply (`INSERT ... REPLY_INSERTED`) after its
     `last_inbound` CTE found the customer's last message: the reply's outbound record goes to the outbox in
-    the same statement, and the statement selects what `outbound_of` reads.
+    the same statement, and the statement selects what `outbound_of` reads (`selected` of `replied`, to add
+    what other CTEs did).
 
     One statement instead of an insert, an outbox insert and a transaction around them: four round trips
     fewer per bot answer, none of them made while the conversation's row is locked. The record is the JSON
@@ -120,7 +122,7 @@ def queued_reply(topic_param: str, author: Literal["agent", "bot"]) -> str:
                    'created_at', x.created_at, 'customer_last_message_at', x.customer_last_message_at,
                    'reply_to_provider_message_id', NULL, 'reply_context', x.reply_context)::text, 'UTF8')
           FROM replied x)
-    SELECT * FROM replied"""
+    SELECT {selected} FROM replied"""
 
 
 def outbound_of(
@@ -141,53 +143,113 @@ def outbound_of(
     )
 
 
-async def create_reply(
-    conn: Connection, conversation_id: UUID, agent_id: UUID, text: str, topic: str
-) -> OutboundMessage | None:
-    """Store the assignee's reply as pending, addressed to where the customer last wrote from, with its
-    outbound record in the outbox (`topic`), in one statement: both commit or neither.
+@dataclass(frozen=True)
+class PostedReply:
+    """An agent's reply stored and queued for sending; `freed_agent_id` is set when it also resolved."""
 
-    None when the agent does not hold the conversation (any more): the check and the insert are one
-    statement, so a reply never lands in a conversation that was just released or resolved.
+    outbound: OutboundMessage
+    resolved: bool
+    freed_agent_id: UUID | None
+
+
+@dataclass(frozen=True)
+class ReplyKey:
+    """The agent's Idempotency-Key for a reply, with the digest of the request it came with."""
+
+    key: str
+    request_sha256: bytes
+
+
+def _closing(locked: str, condition: str) -> str:
+    """CTEs closing the conversation whose row the CTE `locked` holds FOR UPDATE (id, status, assignee_id) when
+    `condition` holds, and freeing its assignee's slot: the conversation is locked before the agent, the same
+    order as everywhere else."""
+    return f"""closed AS (
+                UPDATE conversations c SET status = 'resolved', resolved_at = now()
+                  FROM {locked} b
+                 WHERE c.id = b.id AND {condition}
+             RETURNING c.*, b.status AS previous),
+            freed AS (
+                UPDATE agents a SET pending = a.pending - 1
+                  FROM closed WHERE a.id = closed.assignee_id AND closed.previous = 'assigned'
+             RETURNING a.id)"""
+
+
+# What `post_reply` selects beside the reply: whether it resolved, and whose slot that freed.
+_WITH_RESOLUTION = "*, EXISTS (SELECT 1 FROM closed) AS resolved, (SELECT id FROM freed) AS freed"
+
+
+async def post_reply(
+    conn: Connection,
+    conversation_id: UUID,
+    agent_id: UUID,
+    text: str,
+    topic: str,
+    *,
+    message_id: UUID,
+    key: ReplyKey | None,
+    resolve: bool,
+    quick_replies: Sequence[UUID] = (),
+) -> PostedReply | None:
+    """Store the assignee's reply as pending, addressed to where the customer last wrote from, with its
+    outbound record in the outbox (`topic`), its Idempotency-Key, the quick replies it used counted and, if
+    asked, the conversation resolved: one statement, so all of it commits or none, in one round trip and
+    without a transaction left waiting on its client while it holds the conversation's and the agent's rows.
+
+    None when nothing was stored: the agent does not hold the conversation (any more), or `key` is taken
+    (`router.store.reply_keys.kept_reply` says by which reply). The conversation's row is locked first, so
+    a resolve asked for cannot fail after the reply went in; a request with a key another one is storing
+    waits for it on the key's primary key, then stores nothing. `message_id` is chosen by the caller so the
+    key can name it before the message exists (the foreign key is checked at the statement's end).
     """
     row = await conn.fetchrow(
-        f"""WITH {LAST_INBOUND},
+        f"""WITH held AS (
+                SELECT id, status, assignee_id FROM conversations
+                 WHERE id = $1 AND status = 'assigned' AND assignee_id = $2 FOR UPDATE),
+           {LAST_INBOUND},
+           taken AS (
+               INSERT INTO reply_idempotency_keys (agent_id, key, conversation_id, request_sha256, message_id,
+                                                   resolved)
+               SELECT $2, $5, $1, $6, $7, $8 FROM held
+                WHERE $5::text IS NOT NULL AND EXISTS (SELECT 1 FROM last_inbound)
+               ON CONFLICT (agent_id, key) DO NOTHING RETURNING true),
            reply AS (
-           INSERT INTO messages (conversation_id, direction, channel, account_id, external_id, author_agent_id,
-                                 content_type, text, delivery_status)
-           SELECT $1, 'outbound', l.channel, l.account_id, l.external_id, $2, 'text', $3, 'pending'
-             FROM last_inbound l
-            WHERE EXISTS (SELECT 1 FROM conversations
-                           WHERE id = $1 AND status = 'assigned' AND assignee_id = $2)
-           {REPLY_INSERTED}),
-           {queued_reply("$4", "agent")}""",
+               INSERT INTO messages (id, conversation_id, direction, channel, account_id, external_id,
+                                     author_agent_id, content_type, text, delivery_status)
+               SELECT $7, $1, 'outbound', l.channel, l.account_id, l.external_id, $2, 'text', $3, 'pending'
+                 FROM last_inbound l JOIN held ON true
+                WHERE $5::text IS NULL OR EXISTS (SELECT 1 FROM taken)
+               {REPLY_INSERTED}),
+           {_closing("held", "$8 AND EXISTS (SELECT 1 FROM reply)")},
+           used AS (
+               UPDATE quick_replies SET use_count = use_count + 1, last_used_at = now()
+                WHERE id = ANY($9::uuid[]) AND EXISTS (SELECT 1 FROM reply)),
+           {queued_reply("$4", "agent", _WITH_RESOLUTION)}""",
         conversation_id,
         agent_id,
         text,
         topic,
+        None if key is None else key.key,
+        None if key is None else key.request_sha256,
+        message_id,
+        resolve,
+        list(quick_replies),
     )
-    return None if row is None else outbound_of(row, conversation_id, text, "agent")
+    if row is None:
+        return None
+    return PostedReply(outbound_of(row, conversation_id, text, "agent"), row["resolved"], row["freed"])
 
 
 async def resolve(conn: Connection, conversation_id: UUID, only_assignee: UUID | None) -> Resolution | None:
     """Close an open conversation (only if `only_assignee` holds it, when given) and free its agent's slot.
 
-    One statement: the conversation is locked before the agent, the same order as everywhere else.
-    None when there was nothing to close: unknown, already resolved, or not held by `only_assignee`.
+    One statement (`_closing`). None when there was nothing to close: unknown, already resolved, or not held
+    by `only_assignee`.
     """
     row = await conn.fetchrow(
         f"""WITH before AS (
                 SELECT id, status, assignee_id FROM conversations WHERE id = $1 FOR UPDATE),
-            closed AS (
-                UPDATE conversations c SET status = 'resolved', resolved_at = now()
-                  FROM before
-                 WHERE c.id = before.id AND before.status <> 'resolved'
-                   AND ($2::uuid IS NULL OR before.assignee_id = $2)
-             RETURNING c.*, before.status AS previous),
-            freed AS (
-                UPDATE agents a SET pending = a.pending - 1
-                  FROM closed WHERE a.id = closed.assignee_id AND closed.previous = 'assigned'
-             RETURNING a.id)
+            {_closing("before", "b.status <> 'resolved' AND ($2::uuid IS NULL OR b.assignee_id = $2)")}
             SELECT {CONVERSATION_COLUMNS}, (SELECT id FROM freed) AS freed_agent_id
               FROM closed c JOIN accounts a ON a.id = c.account_id""",
         conversation_id,

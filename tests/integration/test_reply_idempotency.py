@@ -56,6 +56,8 @@ async def test_the_same_key_twice_answers_the_same_reply_and_sends_it_once(
     assert again.json() == first.json()
     assert first.json()["resolved"] is True, "a retry answers `resolved` as the first call did"
     assert await replies_stored(db) == 1
+    assert await db.fetchval("SELECT pending FROM agents WHERE id = $1::uuid", agent["id"]) == 0, "freed once"
+    assert await db.fetchval("SELECT status FROM conversations WHERE id = $1::uuid", conversation_id) == "resolved"
     await eventually(lambda: outbox_empty(db), what="nothing left to publish")
     assert await sends_of(switchboard, "It ships today.") == 1
 
