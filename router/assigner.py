@@ -37,7 +37,6 @@ from router.store.automation import hand_over_unanswered
 from router.store.queue import (
     Assignment,
     NoSlot,
-    anyone_waiting,
     assign_first_available,
     free_agents,
     queue_depth,
@@ -82,8 +81,6 @@ class Assigner:
         """
         assigned = 0
         async with self._pool.acquire() as conn:
-            if not await anyone_waiting(conn):
-                return 0
             for _ in range(_STALE_VIEW_REREADS):
                 ranked = [
                     a for a in rank_agents(await free_agents(conn, only_agents)) if a.agent_id not in passing_over

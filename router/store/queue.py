@@ -35,11 +35,13 @@ class Assignment:
 
 
 async def free_agents(conn: Connection, only: AbstractSet[UUID] | None = None) -> list[AgentLoad]:
-    """Online agents under their cap (of `only`, when given), as of this statement."""
+    """Online agents under their cap (of `only`, when given), as of this statement; none while no conversation
+    is queued (a partial index answers that), so a drain with nothing to give costs this one statement."""
     rows = await conn.fetch(
         """SELECT id, status, pending, max_pending, last_assigned_at, status_changed_at, skills, languages
              FROM agents WHERE status = 'online' AND pending < max_pending
-              AND ($1::uuid[] IS NULL OR id = ANY($1::uuid[]))""",
+              AND ($1::uuid[] IS NULL OR id = ANY($1::uuid[]))
+              AND EXISTS (SELECT 1 FROM conversations WHERE status = 'queued')""",
         None if only is None else list(only),
     )
     return [
@@ -114,11 +116,6 @@ async def assign_first_available(
         first_time=row["first_time"],
         widened=row["widened"],
     )
-
-
-async def anyone_waiting(conn: Connection) -> bool:
-    """Whether any conversation is queued: cheap (a partial index), so the queue is not run for nothing."""
-    return bool(await conn.fetchval("SELECT EXISTS (SELECT 1 FROM conversations WHERE status = 'queued')"))
 
 
 async def queue_depth(conn: Connection) -> int:
