@@ -169,9 +169,9 @@ class OutboundHandler:
             attempts += 1
             try:
                 result = await self._send_once(send, account, outbound, attempted_at)
-            except RuleViolation as error:
+            except RuleViolation as error:  # refused by the channel's rule before any call: not an attempt
                 circuit.abandoned()
-                await self._give_up(outbound, error, attempts, claimed=True)
+                await self._give_up(outbound, error, attempts - 1, claimed=True)
                 return
             except PermanentError as error:
                 circuit.succeeded()  # the provider answered: it is up, it refused this one

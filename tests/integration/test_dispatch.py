@@ -110,6 +110,7 @@ async def test_a_reply_outside_whatsapps_24_hour_window_is_refused_and_never_sen
     assert await switchboard.sandbox_requests() == []
     [(letter, headers)] = await eventually(lambda: dead_letter_records(stack, message_id), what="the dead letter")
     assert letter.reason == "channel_rule"
+    assert letter.attempts == 0, "a send the channel's rule refused before calling WhatsApp is no attempt"
     assert headers["switchboard-error"] == b"send_failed"  # what the dead-letter keeper reads
 
 
