@@ -36,11 +36,15 @@ _HELD_BEHIND = """EXISTS (SELECT 1 FROM messages e
                                  OR (e.delivery_status = 'pending' AND e.next_attempt_at IS NOT NULL)))"""
 # Once a reply is settled, the later replies of its conversation that were only held behind it (never failed
 # themselves) are due at once. A CTE over `marked` (conversation_id, created_at of the settled reply).
+# `coalesce(next_attempt_at, ...) > now()` rather than `next_attempt_at > now()`: the plain comparison lets the
+# planner read the dispatch-due partial index (every adopted reply, hundreds under load) and filter it by
+# conversation, which made each settle 3x slower; written so, only the conversation's own index applies.
 _WAKE_HELD = """woken AS (
                    UPDATE messages w SET next_attempt_at = now() FROM marked
                     WHERE w.conversation_id = marked.conversation_id AND w.direction = 'outbound'
                       AND w.created_at > marked.created_at AND w.delivery_status = 'pending'
-                      AND w.next_attempt_at > now() AND w.last_error IS NULL AND w.outbound_record IS NOT NULL)"""
+                      AND coalesce(w.next_attempt_at, '-infinity') > now() AND w.last_error IS NULL
+                      AND w.outbound_record IS NOT NULL)"""
 
 
 @dataclass(frozen=True)
