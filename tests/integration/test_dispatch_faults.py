@@ -60,7 +60,8 @@ def arrived_at(request: dict[str, Any]) -> float:
 
 
 async def delivery_unknown_events(stack: Stack, db: asyncpg.Connection, message_id: str) -> list[dict[str, Any]]:
-    """The DeliveryUnknownEvents written for a reply: in the outbox, or already relayed to the assignments topic."""
+    """The DeliveryUnknownEvents written for a reply: in the outbox, or already relayed to the assignments topic
+    (each record once)."""
     rows = await db.fetch("SELECT key, value FROM outbox WHERE topic = $1", stack.topics.assignments)
     values = [(bytes(row["key"]), bytes(row["value"])) for row in rows]
     consumer = AIOKafkaConsumer(
@@ -72,7 +73,8 @@ async def delivery_unknown_events(stack: Stack, db: asyncpg.Connection, message_
         values += [(r.key or b"", r.value or b"") for records in batch.values() for r in records]
     finally:
         await consumer.stop()
-    events = [(key, orjson.loads(value)) for key, value in values]
+    # The relay deletes a row after Kafka acknowledged it: in between, one record is in both places.
+    events = [(key, orjson.loads(value)) for key, value in dict.fromkeys(values)]
     return [
         {**event, "_key": key.decode()}
         for key, event in events
