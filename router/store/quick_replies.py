@@ -71,11 +71,3 @@ async def expand_reply(conn: Connection, conversation_id: UUID, agent_id: UUID, 
     assert names is not None
     context = {key: value for key, value in dict(names).items() if value}
     return expand(text, [_quick_reply(row) for row in rows], context)
-
-
-async def count_uses(conn: Connection, quick_reply_ids: Sequence[UUID]) -> None:
-    """One more use of each, now."""
-    await conn.execute(
-        "UPDATE quick_replies SET use_count = use_count + 1, last_used_at = now() WHERE id = ANY($1::uuid[])",
-        list(quick_reply_ids),
-    )
