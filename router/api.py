@@ -311,9 +311,7 @@ async def reply(
         raise Forbidden("only the assigned agent replies")
     if idempotency_key is not None and not is_well_formed(idempotency_key):
         raise InvalidIdempotencyKey(f"Idempotency-Key must be 1 to {MAX_KEY_LENGTH} printable ASCII characters")
-    request_sha256 = request_digest(body.model_dump_json())
-
-    key = None if idempotency_key is None else ReplyKey(idempotency_key, request_sha256)
+    key = None if idempotency_key is None else ReplyKey(idempotency_key, request_digest(body.model_dump_json()))
     message_id = uuid4()
 
     async def store(conn: Connection) -> PostedReply | None:
@@ -337,7 +335,8 @@ async def reply(
             if kept is None:
                 await visible_conversation(conn, conversation_id, caller)
                 raise Conflict("the conversation is not assigned to you")
-        if (kept.conversation_id, kept.request_sha256) != (conversation_id, request_sha256):
+        assert key is not None  # a reply is only kept under a key
+        if (kept.conversation_id, kept.request_sha256) != (conversation_id, key.request_sha256):
             raise IdempotencyKeyReused(
                 f"this Idempotency-Key answered another request (reply {kept.message_id}); use a new key"
             )

@@ -36,7 +36,6 @@ from services.postgres import OUTBOX_CHANNEL, Connection, Pool
 
 log = logging.getLogger(__name__)
 
-CHANNEL = OUTBOX_CHANNEL  # OutboxBell notifies it after a commit that wrote the outbox
 # Advisory locks are per database, so several stacks on one server each get their own relay.
 LOCK = "SELECT pg_try_advisory_lock(hashtextextended('switchboard.outbox.relay', 0))"
 BATCH = 500
@@ -129,7 +128,7 @@ class OutboxRelay:
                 return
         log.info("outbox relay publishing from this process")
         OUTBOX_RELAY_LEADER.set(1)
-        await conn.add_listener(CHANNEL, self._notified)
+        await conn.add_listener(OUTBOX_CHANNEL, self._notified)
         self._leading = True
         while not stopping.is_set():
             self._wake.clear()  # before the read: a row committed after it sets it again
@@ -222,7 +221,7 @@ class OutboxBell:
             try:
                 async with asyncio.timeout(STATEMENT_TIMEOUT_S), self._pool.acquire() as conn, conn.transaction():
                     await conn.execute("SET LOCAL synchronous_commit = off")
-                    await conn.execute("SELECT pg_notify($1, '')", CHANNEL)
+                    await conn.execute("SELECT pg_notify($1, '')", OUTBOX_CHANNEL)
             except _DATABASE_ERRORS as error:  # the relay's poll finds the rows
                 log.debug("outbox bell not rung: %r", error)
                 return

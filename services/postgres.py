@@ -72,8 +72,9 @@ async def in_transaction(pool: Pool, work: Callable[[Connection], Awaitable[Resu
 
 
 async def in_one_statement(pool: Pool, work: Callable[[Connection], Awaitable[Result]]) -> Result:
-    """Run `work`, one statement (atomic on its own), outside a transaction block: no BEGIN and COMMIT round
-    trips; retried from the start when PostgreSQL aborts it on a conflict, as `in_transaction` is."""
+    """Run `work` outside a transaction block, for work whose writes are one statement (atomic on its own; reads
+    before it need no snapshot shared with it): no BEGIN and COMMIT round trips; retried from the start when
+    PostgreSQL aborts it on a conflict, as `in_transaction` is."""
     return await _retried_on_conflict(pool, work, transaction=False)
 
 
