@@ -342,8 +342,8 @@ async def reply(
             )
         return AcceptedReply(id=kept.message_id, resolved=kept.resolved)
     state.bell.ring()
-    if posted.freed_agent_id is not None:
-        await state.assigner.drain(only_agents={posted.freed_agent_id})
+    if posted.freed_agent is not None:
+        await state.assigner.drain(freed=posted.freed_agent)
     return AcceptedReply(id=posted.outbound.message_id, resolved=posted.resolved)
 
 
@@ -355,8 +355,8 @@ async def resolve(conversation_id: UUID, caller: Caller, state: State) -> Conver
         if resolution is None:  # say why: unknown, someone else's, or already resolved
             await visible_conversation(conn, conversation_id, caller)
             raise Conflict("the conversation is already resolved or no longer yours")
-    if resolution.freed_agent_id is not None:
-        await state.assigner.drain(only_agents={resolution.freed_agent_id})
+    if resolution.freed_agent is not None:
+        await state.assigner.drain(freed=resolution.freed_agent)
     return ConversationView.of(resolution.conversation)
 
 

@@ -21,7 +21,7 @@ from uuid import UUID
 
 from aiokafka import AIOKafkaProducer
 
-from router.assignment import after_assignment, rank_agents
+from router.assignment import AgentLoad, after_assignment, rank_agents
 from router.errors import DatabaseUnavailable, outage_of
 from router.presence import DatabaseSightings, OfflineHold, PresencePolicy
 from router.queueing import RoutingPolicy, candidates
@@ -70,6 +70,7 @@ class Assigner:
         arriving: AbstractSet[UUID] = frozenset(),
         passing_over: AbstractSet[UUID] = frozenset(),
         only_agents: AbstractSet[UUID] | None = None,
+        freed: AgentLoad | None = None,
     ) -> int:
         """Assign queued conversations until the queue is empty or nobody has room; returns how many.
 
@@ -78,13 +79,20 @@ class Assigner:
         `only_agents`: the agents whose capacity just changed (a resolve freed one slot; an agent came
         online). Every other agent's room was offered to the queue when it appeared, so reading only these
         is enough, and cheap when every resolve runs the queue.
+        `freed`: the one agent whose slot the caller's committed statement freed, as that statement left their
+        row. The drain starts from it instead of reading it again (one statement fewer per resolve); should
+        another drain fill the slot meanwhile, the assignment finds no room and the agents are read again.
         """
+        if freed is not None:
+            only_agents = {freed.agent_id}
         assigned = 0
         async with self._pool.acquire() as conn:
-            for _ in range(_STALE_VIEW_REREADS):
-                ranked = [
-                    a for a in rank_agents(await free_agents(conn, only_agents)) if a.agent_id not in passing_over
-                ]
+            for reread in range(_STALE_VIEW_REREADS):
+                if reread == 0 and freed is not None:
+                    free = [freed] if freed.has_capacity else []
+                else:
+                    free = await free_agents(conn, only_agents)
+                ranked = [a for a in rank_agents(free) if a.agent_id not in passing_over]
                 if not ranked:
                     return assigned
                 queue = await queued_conversations(conn)

@@ -2,11 +2,13 @@
 
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Literal
+from typing import Any, Literal
 from uuid import UUID
 
 import asyncpg
 
+from router.assignment import AgentLoad
+from router.store.queue import agent_load, agent_load_columns
 from schemas.outbound import OutboundMessage
 from services.postgres import Connection
 
@@ -22,10 +24,15 @@ MESSAGE_COLUMNS = """m.id, m.conversation_id, m.direction, m.channel, m.external
 
 @dataclass(frozen=True)
 class Resolution:
-    """A conversation closed; `freed_agent_id` is the agent whose capacity it returned, if any."""
+    """A conversation closed; `freed_agent` is the agent whose capacity it returned, if any, as the closing
+    statement left them (the queue's drain starts from it instead of reading the agent again)."""
 
     conversation: asyncpg.Record
-    freed_agent_id: UUID | None
+    freed_agent: AgentLoad | None
+
+    @property
+    def freed_agent_id(self) -> UUID | None:
+        return None if self.freed_agent is None else self.freed_agent.agent_id
 
 
 async def agent_conversations(conn: Connection, agent_id: UUID) -> list[asyncpg.Record]:
@@ -145,11 +152,16 @@ def outbound_of(
 
 @dataclass(frozen=True)
 class PostedReply:
-    """An agent's reply stored and queued for sending; `freed_agent_id` is set when it also resolved."""
+    """An agent's reply stored and queued for sending; `freed_agent` is set when it also resolved (as for
+    `Resolution`)."""
 
     outbound: OutboundMessage
     resolved: bool
-    freed_agent_id: UUID | None
+    freed_agent: AgentLoad | None
+
+    @property
+    def freed_agent_id(self) -> UUID | None:
+        return None if self.freed_agent is None else self.freed_agent.agent_id
 
 
 @dataclass(frozen=True)
@@ -172,11 +184,11 @@ def _closing(locked: str, condition: str) -> str:
             freed AS (
                 UPDATE agents a SET pending = a.pending - 1
                   FROM closed WHERE a.id = closed.assignee_id AND closed.previous = 'assigned'
-             RETURNING a.id)"""
+             RETURNING {agent_load_columns("a")})"""
 
 
 # What `post_reply` selects beside the reply: whether it resolved, and whose slot that freed.
-_WITH_RESOLUTION = "*, EXISTS (SELECT 1 FROM closed) AS resolved, (SELECT id FROM freed) AS freed"
+_WITH_RESOLUTION = "*, EXISTS (SELECT 1 FROM closed) AS resolved, (SELECT freed FROM freed) AS freed"
 
 
 async def post_reply(
@@ -237,7 +249,7 @@ async def post_reply(
     )
     if row is None:
         return None
-    return PostedReply(outbound_of(row, conversation_id, text, "agent"), row["resolved"], row["freed"])
+    return PostedReply(outbound_of(row, conversation_id, text, "agent"), row["resolved"], _freed(row["freed"]))
 
 
 async def resolve(conn: Connection, conversation_id: UUID, only_assignee: UUID | None) -> Resolution | None:
@@ -250,9 +262,14 @@ async def resolve(conn: Connection, conversation_id: UUID, only_assignee: UUID |
         f"""WITH before AS (
                 SELECT id, status, assignee_id FROM conversations WHERE id = $1 FOR UPDATE),
             {_closing("before", "b.status <> 'resolved' AND ($2::uuid IS NULL OR b.assignee_id = $2)")}
-            SELECT {CONVERSATION_COLUMNS}, (SELECT id FROM freed) AS freed_agent_id
+            SELECT {CONVERSATION_COLUMNS}, (SELECT freed FROM freed) AS freed
               FROM closed c JOIN accounts a ON a.id = c.account_id""",
         conversation_id,
         only_assignee,
     )
-    return None if row is None else Resolution(row, row["freed_agent_id"])
+    return None if row is None else Resolution(row, _freed(row["freed"]))
+
+
+def _freed(values: Sequence[Any] | None) -> AgentLoad | None:
+    """The `freed` CTE's whole row (`_closing`), when it freed a slot."""
+    return None if values is None else agent_load(values)

@@ -7,9 +7,11 @@ and locks at most one agent, so two routers cannot deadlock on agents. Which con
 agents is decided in router/queueing.py.
 """
 
+from collections.abc import Iterable
 from collections.abc import Set as AbstractSet
 from dataclasses import dataclass
 from datetime import datetime
+from typing import Any
 from uuid import UUID
 
 from router.assignment import AgentLoad
@@ -20,6 +22,16 @@ from services.postgres import Connection
 # How much of the queue one drain considers, per priority level: more than the free slots it can fill,
 # with room for conversations no free agent matches.
 WINDOW_PER_LEVEL = 50
+_AGENT_LOAD_COLUMNS = (
+    "id",
+    "status",
+    "pending",
+    "max_pending",
+    "last_assigned_at",
+    "status_changed_at",
+    "skills",
+    "languages",
+)
 
 
 @dataclass(frozen=True)
@@ -34,29 +46,37 @@ class Assignment:
     widened: bool = False  # no agent with the skill or language had room in time
 
 
+def agent_load_columns(alias: str) -> str:
+    """The agent columns `agent_load` reads, in its order, of the table or CTE aliased `alias`."""
+    return ", ".join(f"{alias}.{column}" for column in _AGENT_LOAD_COLUMNS)
+
+
+def agent_load(values: Iterable[Any]) -> AgentLoad:
+    """An agent's load from the columns of `agent_load_columns`, as a record or a whole-row value."""
+    agent_id, status, pending, max_pending, last_assigned_at, status_changed_at, skills, languages = values
+    return AgentLoad(
+        agent_id,
+        status,
+        pending,
+        max_pending,
+        last_assigned_at,
+        status_changed_at,
+        frozenset(skills),
+        frozenset(languages),
+    )
+
+
 async def free_agents(conn: Connection, only: AbstractSet[UUID] | None = None) -> list[AgentLoad]:
     """Online agents under their cap (of `only`, when given), as of this statement; none while no conversation
     is queued (a partial index answers that), so a drain with nothing to give costs this one statement."""
     rows = await conn.fetch(
-        """SELECT id, status, pending, max_pending, last_assigned_at, status_changed_at, skills, languages
-             FROM agents WHERE status = 'online' AND pending < max_pending
-              AND ($1::uuid[] IS NULL OR id = ANY($1::uuid[]))
-              AND EXISTS (SELECT 1 FROM conversations WHERE status = 'queued')""",
+        f"""SELECT {agent_load_columns("a")}
+              FROM agents a WHERE a.status = 'online' AND a.pending < a.max_pending
+               AND ($1::uuid[] IS NULL OR a.id = ANY($1::uuid[]))
+               AND EXISTS (SELECT 1 FROM conversations WHERE status = 'queued')""",
         None if only is None else list(only),
     )
-    return [
-        AgentLoad(
-            r["id"],
-            r["status"],
-            r["pending"],
-            r["max_pending"],
-            r["last_assigned_at"],
-            r["status_changed_at"],
-            frozenset(r["skills"]),
-            frozenset(r["languages"]),
-        )
-        for r in rows
-    ]
+    return [agent_load(row) for row in rows]
 
 
 async def queued_conversations(conn: Connection) -> list[QueuedConversation]:
