@@ -3,7 +3,8 @@
 A batch is adopted (its records kept in their rows) in one statement and the offsets are committed at
 once; the sends run beside the consume loop, so a slow or failing provider never holds a partition.
 Each (channel, account) has its own send slots and circuit, so one provider cannot stall the others.
-One conversation's replies are sent in order (store.claim holds a reply behind an earlier one).
+One conversation's replies are sent in order (store.claim_all holds a reply behind an earlier one); the
+claims of one loop turn are one statement (dispatcher/claims.py).
 """
 
 import asyncio
@@ -18,6 +19,7 @@ from aiokafka import AIOKafkaProducer, ConsumerRecord
 
 from dispatcher import store
 from dispatcher.circuit import Circuit, Circuits
+from dispatcher.claims import Claims
 from dispatcher.errors import OutcomeUnknown, PermanentError, RetryableError, RuleViolation, SendError
 from dispatcher.resend import resend_safe
 from dispatcher.result import Send, SendResult
@@ -70,6 +72,7 @@ class OutboundHandler:
         self._topics = Topics(settings.topic_prefix)
         self._policy = policy_of(settings)
         self._lease_s = store.lease_seconds(settings.send_timeout_s, settings.lease_margin_s)
+        self._claims = Claims(pool, self._lease_s)
         self._circuits = Circuits(
             settings.circuit_failure_threshold, settings.circuit_open_s, settings.circuit_max_open_s
         )
@@ -144,8 +147,7 @@ class OutboundHandler:
                 )
                 DISPATCH.labels(channel=outbound.channel, outcome="circuit_open").inc()
                 return
-            async with self._pool.acquire() as conn:
-                claimed, held_until = await store.claim(conn, outbound.message_id, self._lease_s)
+            claimed, held_until = await self._claims.claim(outbound.message_id)
             if claimed != "claimed":
                 circuit.abandoned()
                 if claimed == "held":

@@ -6,12 +6,14 @@ adopt:    the reply's record is kept in its row (`outbound_record`) with a hand-
 claim:    pending -> sending, with a lease (`lease_expires_at`). A replayed record or a second
           dispatcher finds it claimed and sends nothing twice. An earlier reply of the same
           conversation still on its way holds it back, so replies reach the customer in order.
+          The claims of one event-loop turn are one statement (dispatcher/claims.py).
 then:     sent | scheduled (back to pending, `next_attempt_at`) | unknown | failed.
 reap:     a lease that ran out (the dispatcher died mid-send) is settled: resent where the provider
           makes it safe, else `unknown`, announced on the agent's stream in the same transaction.
 """
 
 import logging
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -70,34 +72,43 @@ async def adopt(conn: Connection, replies: list[OutboundMessage], hand_off_s: fl
     return {row["id"] for row in rows}
 
 
-async def claim(conn: Connection, message_id: UUID, lease_s: float) -> tuple[str, datetime | None]:
-    """Take a pending reply for sending under a lease.
+Claim = tuple[str, datetime | None]
+
+
+async def claim_all(conn: Connection, message_ids: Sequence[UUID], lease_s: float) -> dict[UUID, Claim]:
+    """Take pending replies for sending under a lease, in one statement; each id's outcome:
 
     ("claimed", None); ("held", until) when an earlier reply of the conversation must go first (until:
     when that one is due, or its lease ends); ("gone", None) when it was sent, settled or taken meanwhile.
+
+    The statement reads one snapshot, so two replies of one conversation claimed together are decided as if
+    one after the other: the later one finds the earlier still pending and adopted (`next_attempt_at` set)
+    and is held behind it, as it would be behind it `sending`.
     """
-    row = await conn.fetchrow(
+    rows = await conn.fetch(
         f"""UPDATE messages m SET delivery_status = 'sending', delivery_updated_at = now(),
                    lease_expires_at = now() + make_interval(secs => $2), send_attempts = send_attempts + 1,
                    next_attempt_at = NULL
-             WHERE id = $1 AND delivery_status = 'pending' AND NOT {_HELD_BEHIND}
+             WHERE id = ANY($1::uuid[]) AND delivery_status = 'pending' AND NOT {_HELD_BEHIND}
          RETURNING id""",
-        message_id,
+        list(message_ids),
         lease_s,
     )
-    if row is not None:
-        return "claimed", None
-    held = await conn.fetchrow(
-        """SELECT m.delivery_status = 'pending' AS pending,
-                  (SELECT max(COALESCE(e.next_attempt_at, e.lease_expires_at)) FROM messages e
-                    WHERE e.conversation_id = m.conversation_id AND e.direction = 'outbound'
-                      AND e.created_at < m.created_at AND e.delivery_status IN ('pending', 'sending')) AS until
-             FROM messages m WHERE m.id = $1""",
-        message_id,
-    )
-    if held is None or not held["pending"]:
-        return "gone", None
-    return "held", held["until"]
+    outcomes: dict[UUID, Claim] = {row["id"]: ("claimed", None) for row in rows}
+    others = [message_id for message_id in message_ids if message_id not in outcomes]
+    if others:
+        held = await conn.fetch(
+            """SELECT m.id, m.delivery_status = 'pending' AS pending,
+                      (SELECT max(COALESCE(e.next_attempt_at, e.lease_expires_at)) FROM messages e
+                        WHERE e.conversation_id = m.conversation_id AND e.direction = 'outbound'
+                          AND e.created_at < m.created_at AND e.delivery_status IN ('pending', 'sending')) AS until
+                 FROM messages m WHERE m.id = ANY($1::uuid[])""",
+            others,
+        )
+        for row in held:
+            if row["pending"]:
+                outcomes[row["id"]] = ("held", row["until"])
+    return {message_id: outcomes.get(message_id, ("gone", None)) for message_id in message_ids}
 
 
 async def renew(conn: Connection, message_id: UUID, lease_s: float) -> bool:

@@ -1,0 +1,125 @@
+"""The claims of one event-loop turn, taken in one statement (dispatcher/claims.py), on the session's database.
+
+The replies' rows are written as the router writes them and adopted as the dispatcher adopts them, but never
+published: the session's dispatcher does not see them, so each claim here is the only one.
+"""
+
+import asyncio
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from typing import Any
+
+import asyncpg
+import pytest
+import pytest_asyncio
+
+from dispatcher import store as dispatch_store
+from dispatcher.claims import Claims
+from tests.integration.client import Switchboard
+from tests.integration.conftest import Stack
+from tests.integration.test_dispatch_faults import whatsapp_conversation
+from tests.integration.test_dispatch_leases import reply_row
+
+pytestmark = pytest.mark.integration
+
+LEASE_S = 30.0
+
+
+class CountingPool:
+    """A real pool that counts the connections taken from it: one per statement batch."""
+
+    def __init__(self, pool: asyncpg.Pool) -> None:
+        self.pool = pool
+        self.acquired = 0
+
+    @asynccontextmanager
+    async def acquire(self) -> AsyncIterator[Any]:
+        self.acquired += 1
+        async with self.pool.acquire() as conn:
+            yield conn
+
+
+@pytest_asyncio.fixture
+async def pool(stack: Stack) -> AsyncIterator[CountingPool]:
+    real = await asyncpg.create_pool(stack.dsn, min_size=1, max_size=2)
+    try:
+        yield CountingPool(real)
+    finally:
+        await real.close()
+
+
+async def status(db: asyncpg.Connection, outbound) -> str:
+    return str(await db.fetchval("SELECT delivery_status FROM messages WHERE id = $1", outbound.message_id))
+
+
+async def test_claims_of_one_turn_are_one_statement_and_keep_a_conversation_in_order(
+    switchboard: Switchboard, db: asyncpg.Connection, pool: CountingPool
+):
+    agent, first = await whatsapp_conversation(switchboard, "972540000411")
+    _, second = await whatsapp_conversation(switchboard, "972540000412", agent)
+    earlier = await reply_row(db, first, "First of two.", customer_wrote_ago_s=60)
+    later = await reply_row(db, first, "Second of two.", customer_wrote_ago_s=60)
+    other = await reply_row(db, second, "Another conversation.", customer_wrote_ago_s=60)
+    await dispatch_store.adopt(db, [earlier, later, other], 60)
+    claims = Claims(pool, LEASE_S)  # type: ignore[arg-type]
+
+    outcomes = await asyncio.gather(
+        claims.claim(later.message_id), claims.claim(earlier.message_id), claims.claim(other.message_id)
+    )
+
+    assert pool.acquired == 1
+    assert outcomes[1] == ("claimed", None)
+    assert outcomes[2] == ("claimed", None)
+    held, until = outcomes[0]
+    assert held == "held", "the later reply waits behind the earlier one of its conversation"
+    assert until is not None
+    assert [await status(db, o) for o in (earlier, later, other)] == ["sending", "pending", "sending"]
+
+
+async def test_a_reply_asked_for_twice_in_one_turn_is_claimed_once(
+    switchboard: Switchboard, db: asyncpg.Connection, pool: CountingPool
+):
+    _, conversation = await whatsapp_conversation(switchboard, "972540000413")
+    outbound = await reply_row(db, conversation, "Asked for twice.", customer_wrote_ago_s=60)
+    await dispatch_store.adopt(db, [outbound], 60)
+    claims = Claims(pool, LEASE_S)  # type: ignore[arg-type]
+
+    outcomes = await asyncio.gather(claims.claim(outbound.message_id), claims.claim(outbound.message_id))
+
+    assert sorted(outcome for outcome, _ in outcomes) == ["claimed", "gone"]
+    assert await db.fetchval("SELECT send_attempts FROM messages WHERE id = $1", outbound.message_id) == 1
+
+
+async def test_a_reply_claimed_or_settled_before_is_gone_and_turns_apart_are_separate_statements(
+    switchboard: Switchboard, db: asyncpg.Connection, pool: CountingPool
+):
+    _, conversation = await whatsapp_conversation(switchboard, "972540000414")
+    outbound = await reply_row(db, conversation, "Claimed once.", customer_wrote_ago_s=60)
+    await dispatch_store.adopt(db, [outbound], 60)
+    claims = Claims(pool, LEASE_S)  # type: ignore[arg-type]
+
+    assert await claims.claim(outbound.message_id) == ("claimed", None)
+    assert await claims.claim(outbound.message_id) == ("gone", None)
+    assert pool.acquired == 2
+
+
+async def test_a_failed_statement_fails_every_claim_of_its_batch(
+    switchboard: Switchboard, db: asyncpg.Connection, stack: Stack
+):
+    _, conversation = await whatsapp_conversation(switchboard, "972540000415")
+    outbound = await reply_row(db, conversation, "Never claimed.", customer_wrote_ago_s=60)
+    await dispatch_store.adopt(db, [outbound], 60)
+    real = await asyncpg.create_pool(stack.dsn, min_size=1, max_size=1)
+    await real.close()  # a pool that cannot give a connection: every statement fails
+    claims = Claims(real, LEASE_S)
+
+    outcomes = await asyncio.gather(
+        claims.claim(outbound.message_id), claims.claim(conversation_id_of(outbound)), return_exceptions=True
+    )
+
+    assert all(isinstance(outcome, asyncpg.InterfaceError) for outcome in outcomes)
+    assert await status(db, outbound) == "pending"
+
+
+def conversation_id_of(outbound):
+    return outbound.conversation_id  # an id no reply has: only to make the batch two claims
