@@ -39,6 +39,9 @@ def create_app(settings: DispatcherSettings) -> FastAPI:
         app.state.pool = pool
         try:
             await producer.start()
+            background.append(
+                liveness.watch(asyncio.create_task(producer.until_broken(stopping), name="kafka-producer"))
+            )
             handler = OutboundHandler(settings, pool, client, producer, build_senders(settings))
             background.append(
                 liveness.watch(

@@ -20,7 +20,8 @@ from ingest.publisher import publish
 from ingest.settings import IngestSettings
 from ingest.webhook import ChannelWebhook, ReplayGuarded, WebhookRequest
 from schemas.inbound import DeliveryStatus, InboundMessage
-from services.health import health_routes
+from services.consuming import stop_background
+from services.health import Liveness, health_routes
 from services.kafka import Topics, ensure_topics, make_producer, wait_for_kafka
 from services.metrics import FASTAPI_TELEMETRY_OFF, INGEST_MESSAGES, WEBHOOK_SECONDS, metrics_routes
 
@@ -35,6 +36,7 @@ def create_app(settings: IngestSettings) -> FastAPI:
     topics = Topics(settings.topic_prefix)
     ledger = PostgresTokenLedger(settings.database_url.get_secret_value(), settings.replay_ledger_timeout_s)
     channels = build_channels(settings, ledger)
+    liveness = Liveness()
     # Decided once: a runtime-checkable Protocol's isinstance walks its members, 3% of ingest's CPU per request.
     replay_guarded = {name: webhook for name, webhook in channels.items() if isinstance(webhook, ReplayGuarded)}
 
@@ -45,20 +47,26 @@ def create_app(settings: IngestSettings) -> FastAPI:
         producer = make_producer(settings.kafka_bootstrap, client_id="switchboard-ingest")
         await producer.start()
         app.state.producer = producer
+        stopping = asyncio.Event()
+        # A producer broken for good refuses some partitions' records for ever: exit and be restarted.
+        watched = liveness.watch(asyncio.create_task(producer.until_broken(stopping), name="kafka-producer"))
         try:
             await ledger.start()
             yield
         finally:
+            stopping.set()
+            await stop_background([watched], deadline_s=2.0)
             await ledger.close()
             await producer.stop()
 
     app = FastAPI(title="Switchboard ingest", telemetry=FASTAPI_TELEMETRY_OFF, lifespan=lifespan)
+    app.state.liveness = liveness
     app.include_router(metrics_routes)
 
     async def kafka_answers() -> object:
         return await app.state.producer.client.fetch_all_metadata()
 
-    app.include_router(health_routes({"kafka": kafka_answers}))
+    app.include_router(health_routes({"kafka": kafka_answers}, liveness=liveness))
 
     @app.exception_handler(WebhookError)
     async def refuse(request: Request, error: WebhookError) -> JSONResponse:

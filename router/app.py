@@ -61,6 +61,7 @@ def create_app(settings: RouterSettings) -> FastAPI:
         try:
             await _record_configured_accounts(pool, settings)
             await producer.start()
+            background.append(asyncio.create_task(producer.until_broken(stopping), name="kafka-producer"))
             assigner = Assigner(pool, producer, topics, settings.routing_policy)
             live = LiveEvents()
             # Every process, either role, runs a relay; one at a time publishes (router/outbox.py).
