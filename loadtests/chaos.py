@@ -141,9 +141,18 @@ async def run_scenario(scenario: Scenario, config: ChaosConfig, stack: Stack) ->
                     outcome.error = str(error)
                 ended = time.monotonic()
                 run.config = _with_consumers(run.config, config, stack)
+                refused_then: float | None = None
                 if await _recovered(http, run.config, config, stack, ended + config.recovery_timeout_s):
                     outcome.recovery_s = round(time.monotonic() - ended, 1)
+                    refused_then = await _ingest_refused(http, load.ingest)
                 stats = await locust
+                if refused_then is not None:
+                    refused_now = await _ingest_refused(http, load.ingest)
+                    # Ingest restarted in between (its counters began again): what it counted since.
+                    outcome.refused_after_recovery = int(
+                        refused_now - refused_then if refused_now >= refused_then else refused_now
+                    )
+                    outcome.refusals_allowed = int(load.rate)
                 report = await finish_run(run, stats, time.time())
                 await _count(outcome, report, db, http, run.config, config, stack)
             finally:
@@ -175,12 +184,21 @@ async def _load_flowing(http: httpx.AsyncClient, ingest: str, before: float, wit
 
 
 async def _ingest_accepted(http: httpx.AsyncClient, ingest: str) -> float:
+    return await _ingest_events(http, ingest, ("accepted",))
+
+
+async def _ingest_refused(http: httpx.AsyncClient, ingest: str) -> float:
+    """Events ingest refused with 503 (ingest/errors.py): Kafka or the replay ledger did not answer."""
+    return await _ingest_events(http, ingest, ("kafka_unavailable", "ledger_unavailable"))
+
+
+async def _ingest_events(http: httpx.AsyncClient, ingest: str, outcomes: tuple[str, ...]) -> float:
     text = (await get(http, f"{ingest}/metrics")).text
     return sum(
         sample.value
         for family in text_string_to_metric_families(text)
         for sample in family.samples
-        if sample.name == "switchboard_ingest_messages_total" and sample.labels.get("outcome") == "accepted"
+        if sample.name == "switchboard_ingest_messages_total" and sample.labels.get("outcome") in outcomes
     )
 
 

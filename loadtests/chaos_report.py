@@ -25,6 +25,11 @@ class Outcome:
     consumers_alive: bool = True
     consumers: dict[str, str] = field(default_factory=dict)  # URL: "ok, N partitions" or what was wrong
     recovery_s: float | None = None  # fault end -> every service ready and the lag drained; None: never
+    # Webhooks ingest refused (503) after the stack had recovered, while the load still ran: a stack that is
+    # "ready" yet refuses is wedged (the broken producer of services/kafka.py). `refusals_allowed` absorbs the
+    # requests in flight at the moment recovery was seen: one second of the offered rate.
+    refused_after_recovery: int = 0
+    refusals_allowed: int = 0
     settled: bool = True
     error: str | None = None  # the fault could not be played, or the stack did not come back from it
     failures: list[str] = field(default_factory=list)
@@ -53,6 +58,8 @@ def verdict(outcome: Outcome) -> list[str]:
         failures.append(f"a consumer is not alive: {outcome.consumers}")
     if outcome.recovery_s is None:
         failures.append("the stack did not recover (ready, lag drained) within the bound")
+    if outcome.refused_after_recovery > outcome.refusals_allowed:
+        failures.append(f"{outcome.refused_after_recovery} webhooks refused (503) after the stack had recovered")
     if not outcome.settled:
         failures.append("the pipeline did not settle (lag or replies in flight left)")
     return failures
@@ -73,6 +80,7 @@ COLUMNS = (
     ("unexpected_5xx", "5xx"),
     ("consumers_alive", "consumers"),
     ("recovery_s", "recovery s"),
+    ("refused_after_recovery", "503 after"),
 )
 
 

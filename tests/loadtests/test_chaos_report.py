@@ -47,3 +47,11 @@ def test_the_table_has_one_row_per_scenario_and_says_why_one_failed():
     assert [line.split("|")[1].strip() for line in lines[2:4]] == ["a", "b"]
     assert "never" in lines[3]
     assert any(line.startswith("b: FAIL: 2 accepted messages never stored") for line in lines)
+
+
+def test_a_stack_that_refuses_webhooks_after_it_recovered_fails_beyond_the_requests_in_flight():
+    in_flight = Outcome("s", "f", recovery_s=1.0, refused=300, refused_after_recovery=80, refusals_allowed=120)
+    assert verdict(in_flight) == []
+    wedged = Outcome("s", "f", recovery_s=1.0, refused=4022, refused_after_recovery=3000, refusals_allowed=120)
+    assert verdict(wedged) == ["3000 webhooks refused (503) after the stack had recovered"]
+    assert "503 after" in render([wedged]).splitlines()[0]
