@@ -5,6 +5,7 @@ published: the session's dispatcher does not see them, so each claim here is the
 """
 
 import asyncio
+import uuid
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from typing import Any
@@ -48,6 +49,14 @@ async def pool(stack: Stack) -> AsyncIterator[CountingPool]:
         await real.close()
 
 
+async def adopted_reply(switchboard: Switchboard, db: asyncpg.Connection, wa_id: str, text: str):
+    """A customer's conversation with one agent reply, written and adopted as the router and dispatcher do."""
+    _, conversation = await whatsapp_conversation(switchboard, wa_id)
+    outbound = await reply_row(db, conversation, text, customer_wrote_ago_s=60)
+    await dispatch_store.adopt(db, [outbound], 60)
+    return outbound
+
+
 async def status(db: asyncpg.Connection, outbound) -> str:
     return str(await db.fetchval("SELECT delivery_status FROM messages WHERE id = $1", outbound.message_id))
 
@@ -79,9 +88,7 @@ async def test_claims_of_one_turn_are_one_statement_and_keep_a_conversation_in_o
 async def test_a_reply_asked_for_twice_in_one_turn_is_claimed_once(
     switchboard: Switchboard, db: asyncpg.Connection, pool: CountingPool
 ):
-    _, conversation = await whatsapp_conversation(switchboard, "972540000413")
-    outbound = await reply_row(db, conversation, "Asked for twice.", customer_wrote_ago_s=60)
-    await dispatch_store.adopt(db, [outbound], 60)
+    outbound = await adopted_reply(switchboard, db, "972540000413", "Asked for twice.")
     claims = Claims(pool, LEASE_S)  # type: ignore[arg-type]
 
     outcomes = await asyncio.gather(claims.claim(outbound.message_id), claims.claim(outbound.message_id))
@@ -93,9 +100,7 @@ async def test_a_reply_asked_for_twice_in_one_turn_is_claimed_once(
 async def test_a_reply_claimed_or_settled_before_is_gone_and_turns_apart_are_separate_statements(
     switchboard: Switchboard, db: asyncpg.Connection, pool: CountingPool
 ):
-    _, conversation = await whatsapp_conversation(switchboard, "972540000414")
-    outbound = await reply_row(db, conversation, "Claimed once.", customer_wrote_ago_s=60)
-    await dispatch_store.adopt(db, [outbound], 60)
+    outbound = await adopted_reply(switchboard, db, "972540000414", "Claimed once.")
     claims = Claims(pool, LEASE_S)  # type: ignore[arg-type]
 
     assert await claims.claim(outbound.message_id) == ("claimed", None)
@@ -106,20 +111,13 @@ async def test_a_reply_claimed_or_settled_before_is_gone_and_turns_apart_are_sep
 async def test_a_failed_statement_fails_every_claim_of_its_batch(
     switchboard: Switchboard, db: asyncpg.Connection, stack: Stack
 ):
-    _, conversation = await whatsapp_conversation(switchboard, "972540000415")
-    outbound = await reply_row(db, conversation, "Never claimed.", customer_wrote_ago_s=60)
-    await dispatch_store.adopt(db, [outbound], 60)
+    outbound = await adopted_reply(switchboard, db, "972540000415", "Never claimed.")
     real = await asyncpg.create_pool(stack.dsn, min_size=1, max_size=1)
     await real.close()  # a pool that cannot give a connection: every statement fails
     claims = Claims(real, LEASE_S)
 
-    outcomes = await asyncio.gather(
-        claims.claim(outbound.message_id), claims.claim(conversation_id_of(outbound)), return_exceptions=True
-    )
+    second = uuid.uuid4()  # a second claim in the batch: any id
+    outcomes = await asyncio.gather(claims.claim(outbound.message_id), claims.claim(second), return_exceptions=True)
 
     assert all(isinstance(outcome, asyncpg.InterfaceError) for outcome in outcomes)
     assert await status(db, outbound) == "pending"
-
-
-def conversation_id_of(outbound):
-    return outbound.conversation_id  # an id no reply has: only to make the batch two claims

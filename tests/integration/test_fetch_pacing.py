@@ -2,19 +2,18 @@
 flow (services/kafka.py FetchPacing), against the real broker and aiokafka's real fetcher."""
 
 import asyncio
-import secrets
 from collections.abc import AsyncIterator
 from typing import Any
 
 import pytest
 import pytest_asyncio
 from aiokafka import AIOKafkaClient
-from aiokafka.admin import AIOKafkaAdminClient, NewTopic
 from aiokafka.protocol.fetch import FetchRequest
 
 from services.kafka import FetchPacing, make_consumer, make_producer
 from tests.integration.client import eventually
 from tests.integration.conftest import KAFKA
+from tests.integration.kafka_topics import own_topic
 
 
 @pytest.fixture
@@ -34,15 +33,8 @@ def fetch_requests(monkeypatch: pytest.MonkeyPatch) -> list[Any]:
 
 @pytest_asyncio.fixture
 async def topic(infrastructure: None) -> AsyncIterator[str]:
-    name = f"test-pacing-{secrets.token_hex(4)}"
-    admin = AIOKafkaAdminClient(bootstrap_servers=KAFKA)
-    await admin.start()
-    try:
-        await admin.create_topics([NewTopic(name, num_partitions=2, replication_factor=1)])
+    async with own_topic("test-pacing", partitions=2) as name:
         yield name
-        await admin.delete_topics([name])
-    finally:
-        await admin.close()
 
 
 async def _poll(consumer: Any, pacing: FetchPacing | None, seconds: float) -> int:

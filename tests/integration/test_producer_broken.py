@@ -6,32 +6,24 @@ chaos`'s broker pause showed), so the real broker answers the next batch OUT_OF_
 """
 
 import asyncio
-import uuid
 from collections.abc import AsyncIterator
 
 import pytest
 import pytest_asyncio
 from aiokafka import TopicPartition
-from aiokafka.admin import AIOKafkaAdminClient, NewTopic
 from aiokafka.errors import OutOfOrderSequenceNumber
 
 from services.kafka import IdempotentProducer, make_producer
 from tests.integration.conftest import KAFKA
+from tests.integration.kafka_topics import own_topic
 
 pytestmark = pytest.mark.integration
 
 
 @pytest_asyncio.fixture
 async def topic(infrastructure: None) -> AsyncIterator[str]:
-    name = f"test-producer-broken-{uuid.uuid4().hex[:8]}"
-    admin = AIOKafkaAdminClient(bootstrap_servers=KAFKA)
-    await admin.start()
-    try:
-        await admin.create_topics([NewTopic(name, num_partitions=1, replication_factor=1)])
+    async with own_topic("test-producer-broken") as name:
         yield name
-        await admin.delete_topics([name])
-    finally:
-        await admin.close()
 
 
 @pytest_asyncio.fixture
