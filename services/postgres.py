@@ -1,4 +1,5 @@
-"""PostgreSQL plumbing: the connection pool, schema migrations, and transactions retried on conflict.
+"""PostgreSQL plumbing: the connection pool, schema migrations (and the function files after them), and
+transactions retried on conflict.
 
 Errors from a transaction fall in two kinds: conflicts PostgreSQL resolves by aborting one side
 (deadlock, serialization failure), which `in_transaction` retries, and everything else, which it raises.
@@ -97,8 +98,11 @@ async def _retried_on_conflict(
 
 
 def migrate(dsn: str) -> None:
-    """Apply pending migrations under yoyo's lock, so concurrent start-ups apply each exactly once."""
+    """Apply pending migrations, then the function files whose text changed (services/sql_functions.py),
+    under yoyo's lock, so concurrent start-ups apply each exactly once."""
     from yoyo import get_backend, read_migrations
+
+    from services import sql_functions
 
     backend = get_backend(dsn.replace("postgresql://", "postgresql+psycopg://", 1))
     migrations = read_migrations(str(MIGRATIONS))
@@ -108,5 +112,8 @@ def migrate(dsn: str) -> None:
             if pending:
                 log.info("applying %d migration(s)", len(pending))
             backend.apply_migrations(pending)
+            applied = sql_functions.apply(backend)
+            if applied:
+                log.info("applied function file(s): %s", ", ".join(applied))
     finally:
         backend.connection.close()  # yoyo leaves it open; a process that migrates once need not keep it

@@ -8,12 +8,3 @@ CREATE TABLE outbox (
     value bytea NOT NULL,                -- the record's value exactly as published (schemas/wire.py encode)
     created_at timestamptz NOT NULL DEFAULT now()
 );
-
--- Wakes the relay at once instead of on its next poll; once per statement, however many rows it wrote.
-CREATE FUNCTION outbox_notify() RETURNS trigger LANGUAGE plpgsql AS $$
-BEGIN
-    PERFORM pg_notify('switchboard_outbox', '');
-    RETURN NULL;
-END
-$$;
-CREATE TRIGGER outbox_written AFTER INSERT ON outbox FOR EACH STATEMENT EXECUTE FUNCTION outbox_notify();
