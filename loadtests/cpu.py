@@ -4,11 +4,14 @@ Each group's CPU is its processes' utime+stime (and, for a parent, cutime+cstime
 reaped, such as PostgreSQL's exited backends). Groups: each Switchboard service (by the supervisor's PID
 file under `$SWITCHBOARD_HOME/run/services/`, else by its command line and working directory),
 PostgreSQL's postmaster and every backend, the Kafka broker, and Locust (the harness's reaped children).
+The harness's own database sessions (its sampling and settle queries, `harness_backends`) are a group of their
+own, "harness-postgresql", and not PostgreSQL's: they measure the run, they are not what a webhook costs.
 The machine's busy share comes from /proc/stat over the same window.
 """
 
 import os
 import time
+from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -26,15 +29,18 @@ class CpuSample:
     total_ticks: int
 
 
-def sample(home: Path, repo: Path) -> CpuSample:
-    """The CPU used so far by every group of the stack under `home` (its SWITCHBOARD_HOME)."""
+def sample(home: Path, repo: Path, harness_backends: Iterable[int] = ()) -> CpuSample:
+    """The CPU used so far by every group of the stack under `home` (its SWITCHBOARD_HOME); the backends of
+    `harness_backends` (PIDs) are counted apart from PostgreSQL's."""
     groups: dict[str, float] = {}
     for name, pids in _service_pids(home, repo).items():
         groups[name] = sum(_ticks(pid, reaped=True) for pid in pids) / TICKS_PER_S
     postmaster = _pid_in(_postgres_state(home) / "pgdata" / "postmaster.pid")
     if postmaster is not None:
-        pids = [postmaster, *_children(postmaster)]
-        groups["postgresql"] = (_ticks(postmaster, reaped=True) + sum(_ticks(p) for p in pids[1:])) / TICKS_PER_S
+        harness = set(harness_backends)
+        backends = [pid for pid in _children(postmaster) if pid not in harness]
+        groups["postgresql"] = (_ticks(postmaster, reaped=True) + sum(_ticks(p) for p in backends)) / TICKS_PER_S
+        groups["harness-postgresql"] = sum(_ticks(pid) for pid in harness) / TICKS_PER_S
     broker = _pid_in(home / "run" / "kafka.pid")
     if broker is not None:
         groups["kafka"] = _ticks(broker) / TICKS_PER_S

@@ -48,6 +48,10 @@ class Database:
                 await self._conn.close(timeout=5)
             self._conn = None
 
+    async def backend_pid(self) -> int:
+        """The PID of this connection's PostgreSQL backend (the harness's CPU is counted apart from the stack's)."""
+        return int(await self.fetchval("SELECT pg_backend_pid()"))
+
     async def fetch(self, query: str, *args: Any) -> list[asyncpg.Record]:
         """Rows of one statement."""
         rows: list[asyncpg.Record] = await self._retrying("fetch", query, args)

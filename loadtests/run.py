@@ -130,7 +130,7 @@ async def begin_run(config: LoadConfig, db: Database, http: httpx.AsyncClient) -
     paths_before = await _assignment_paths(http, config)
     await _close_stale_load_conversations(db)
     queued_at_start = await _queue_depth(db)
-    cpu_before = cpu.sample(_home(config), REPO)
+    cpu_before = cpu.sample(_home(config), REPO, [await db.backend_pid()])
     samples = Samples()
     stop = asyncio.Event()
     sampler_db = Database(config.database_url, retry_for_s=5)  # beside other queries; skips an outage
@@ -157,7 +157,8 @@ async def finish_run(run: Run, stats: dict[str, float], load_ended: float) -> Re
     await _log_off_agents(http, db, config)
     await _drain(db, config.run_id, stats["ok"], config.drain_timeout)
     settled = await _settle(db, http, config)
-    cpu_after = cpu.sample(_home(config), REPO)
+    harness = [await db.backend_pid(), *await _backend_pid_of(run.sampler_db)]
+    cpu_after = cpu.sample(_home(config), REPO, harness)
     await run.stop_sampling()
     samples = run.samples
     lag_at_end = samples.lag[-1] if samples.lag else 0.0
@@ -173,6 +174,13 @@ async def finish_run(run: Run, stats: dict[str, float], load_ended: float) -> Re
     report.assigned_after_waiting = int(paths_after.get("queued", 0) - run.paths_before.get("queued", 0))
     await _close_leftovers(db, config.run_id)
     return report
+
+
+async def _backend_pid_of(db: Database) -> list[int]:
+    """The sampler's backend, if its connection is up (it skips an outage rather than wait for it)."""
+    with contextlib.suppress(*CONNECTION_ERRORS):
+        return [await db.backend_pid()]
+    return []
 
 
 async def run_locust(config: LoadConfig, run_id: str) -> dict[str, float]:
