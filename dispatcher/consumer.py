@@ -4,7 +4,8 @@ A batch is adopted (its records kept in their rows) in one statement and the off
 once; the sends run beside the consume loop, so a slow or failing provider never holds a partition.
 Each (channel, account) has its own send slots and circuit, so one provider cannot stall the others.
 One conversation's replies are sent in order (store.claim_all holds a reply behind an earlier one); the
-claims of one loop turn are one statement (dispatcher/claims.py).
+claims of one loop turn are one statement (dispatcher/claims.py), and so are the sends the providers accepted
+in one turn (dispatcher/sent_records.py), recorded once the provider's slot is given back.
 """
 
 import asyncio
@@ -24,6 +25,7 @@ from dispatcher.errors import OutcomeUnknown, PermanentError, RetryableError, Ru
 from dispatcher.resend import resend_safe
 from dispatcher.result import Send, SendResult
 from dispatcher.retry_policy import RetryPolicy, backoff_s, has_window, next_attempt_at, reply_deadline, wait_s
+from dispatcher.sent_records import SentRecords
 from dispatcher.settings import DispatcherSettings
 from schemas.outbound import DeadLetter, OutboundMessage
 from schemas.wire import decode, encode
@@ -73,6 +75,7 @@ class OutboundHandler:
         self._policy = policy_of(settings)
         self._lease_s = store.lease_seconds(settings.send_timeout_s, settings.lease_margin_s)
         self._claims = Claims(pool, self._lease_s)
+        self._sent_records = SentRecords(pool)
         self._circuits = Circuits(
             settings.circuit_failure_threshold, settings.circuit_open_s, settings.circuit_max_open_s
         )
@@ -155,46 +158,51 @@ class OutboundHandler:
                 else:
                     DISPATCH.labels(channel=outbound.channel, outcome="skipped").inc()
                 return
-            await self._attempts(outbound, send, account, circuit, prior_attempts)
+            accepted = await self._attempts(outbound, send, account, circuit, prior_attempts)
+        # Recorded after the provider's slot is given back: the slot bounds calls to the provider, and the
+        # next reply waiting for it need not wait for our database write too.
+        if accepted is not None:
+            result, recovered = accepted
+            await self._sent(outbound, result)
+            if recovered:  # the provider is back: what waits for a backed-off retry goes now
+                async with self._pool.acquire() as conn:
+                    await store.wake_retries(conn, outbound.channel, outbound.account_external_id)
         DISPATCH_CIRCUITS_OPEN.set(self._circuits.open_count())
 
     async def _attempts(
         self, outbound: OutboundMessage, send: Send, account: ChannelAccount, circuit: Circuit, prior_attempts: int
-    ) -> None:
+    ) -> tuple[SendResult, bool] | None:
+        """Call the provider until it accepts, refuses for good, or the reply must wait; settles every outcome
+        but acceptance, which it returns (the result, and whether the provider's circuit just recovered)."""
         attempts = prior_attempts
         for quick in range(1, self._policy.quick_attempts + 1):
             attempted_at = datetime.now(UTC)
             if quick > 1:
                 async with self._pool.acquire() as conn:
                     if not await store.renew(conn, outbound.message_id, self._lease_s):
-                        return  # the reaper settled it meanwhile
+                        return None  # the reaper settled it meanwhile
             attempts += 1
             try:
                 result = await self._send_once(send, account, outbound, attempted_at)
             except RuleViolation as error:  # refused by the channel's rule before any call: not an attempt
                 circuit.abandoned()
                 await self._give_up(outbound, error, attempts - 1, claimed=True)
-                return
+                return None
             except PermanentError as error:
                 circuit.succeeded()  # the provider answered: it is up, it refused this one
                 await self._give_up(outbound, error, attempts, claimed=True)
-                return
+                return None
             except OutcomeUnknown as error:
                 circuit.failed(time.monotonic())
                 if not error.resend_safe:
                     await self._unknown(outbound, error)
-                    return
+                    return None
                 retry: SendError = error
             except RetryableError as error:
                 circuit.failed(time.monotonic())
                 retry = error
             else:
-                recovered = circuit.succeeded()
-                await self._sent(outbound, result)
-                if recovered:  # the provider is back: what waits for a backed-off retry goes now
-                    async with self._pool.acquire() as conn:
-                        await store.wake_retries(conn, outbound.channel, outbound.account_external_id)
-                return
+                return result, circuit.succeeded()
             wait = wait_s(
                 backoff_s(
                     quick,
@@ -210,10 +218,11 @@ class OutboundHandler:
                 await self._retry_later(
                     outbound, retry, attempts, circuit_wait=self._circuit_wait(_key(outbound)), claimed=True
                 )
-                return
+                return None
             DISPATCH.labels(channel=outbound.channel, outcome="retried").inc()
             log.warning("retrying %s in %.2fs after %s", outbound.message_id, wait, retry.detail)
             await asyncio.sleep(wait)
+        return None
 
     async def _send_once(
         self, send: Send, account: ChannelAccount, outbound: OutboundMessage, now: datetime
@@ -288,8 +297,9 @@ class OutboundHandler:
         give_up_at, delay_s = time.monotonic() + RECORD_SENT_WITHIN_S, 0.2
         while True:
             try:
-                async with self._pool.acquire() as conn:
-                    await store.mark_sent(conn, outbound.message_id, outbound.channel, result.provider_message_id)
+                await self._sent_records.record(
+                    store.Sent(outbound.message_id, outbound.channel, result.provider_message_id)
+                )
                 break
             except Exception as error:
                 if not is_transient(error) or time.monotonic() + delay_s > give_up_at:

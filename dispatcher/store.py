@@ -261,6 +261,49 @@ async def mark_sent(conn: Connection, message_id: UUID, channel: str, provider_m
     return status
 
 
+@dataclass(frozen=True)
+class Sent:
+    """A reply the provider accepted, with the id it gave it."""
+
+    message_id: UUID
+    channel: str
+    provider_message_id: str
+
+
+async def mark_sent_all(conn: Connection, sent: Sequence[Sent]) -> dict[Sent, OutboundStatus]:
+    """`mark_sent` for several replies in one statement (dispatcher/sent_records.py); each one's status.
+
+    Should a provider id already belong to another message, the statement fails as a whole and each reply is
+    recorded by `mark_sent` on its own, which keeps that one sent without the id."""
+    try:
+        rows = await conn.fetch(
+            f"""WITH sent AS (SELECT * FROM unnest($1::uuid[], $2::text[], $3::text[]) AS s(id, channel, provider_id)),
+                    early AS (SELECT s.id, array_agg(r.status) AS statuses FROM sent s
+                                JOIN delivery_receipts r
+                                  ON r.channel = s.channel AND r.provider_message_id = s.provider_id
+                               GROUP BY s.id),
+                    marked AS (
+                        UPDATE messages m SET provider_message_id = s.provider_id, delivery_status = 'sent',
+                               delivery_updated_at = now(), lease_expires_at = NULL, next_attempt_at = NULL
+                          FROM sent s WHERE m.id = s.id RETURNING m.id, m.conversation_id, m.created_at),
+                    {_WAKE_HELD}
+                SELECT marked.id, early.statuses FROM marked LEFT JOIN early ON early.id = marked.id""",
+            [s.message_id for s in sent],
+            [s.channel for s in sent],
+            [s.provider_message_id for s in sent],
+        )
+    except asyncpg.UniqueViolationError:
+        return {s: await mark_sent(conn, s.message_id, s.channel, s.provider_message_id) for s in sent}
+    early = {row["id"]: row["statuses"] or [] for row in rows}
+    statuses: dict[Sent, OutboundStatus] = {}
+    for s in sent:
+        status = furthest("sent", early.get(s.message_id, []))
+        if status != "sent":  # a receipt came before we knew the id: rare, one statement each
+            await conn.execute("UPDATE messages SET delivery_status = $2 WHERE id = $1", s.message_id, status)
+        statuses[s] = status
+    return statuses
+
+
 async def mark_failed(conn: Connection, message_id: UUID, error: dict[str, Any], *, claimed: bool) -> None:
     """Record that the reply will not be sent, and why: one we claimed, or (unclaimed, as `schedule`) only a
     `pending` one, never one another call is sending."""

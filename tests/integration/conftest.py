@@ -4,7 +4,9 @@ and topic prefix of its own, and Switchboard's four processes as subprocesses on
 import os
 import secrets
 from collections.abc import AsyncIterator, Iterator
+from contextlib import asynccontextmanager
 from dataclasses import dataclass
+from typing import Any
 
 import asyncpg
 import httpx
@@ -255,3 +257,27 @@ def second_router(stack: Stack) -> Iterator[ServiceProcess]:
         yield router
     finally:
         router.stop()
+
+
+class CountingPool:
+    """A real pool that counts the connections taken from it: one per statement batch (the dispatcher's
+    per-turn statements, dispatcher/per_turn.py)."""
+
+    def __init__(self, pool: asyncpg.Pool) -> None:
+        self.pool = pool
+        self.acquired = 0
+
+    @asynccontextmanager
+    async def acquire(self) -> AsyncIterator[Any]:
+        self.acquired += 1
+        async with self.pool.acquire() as conn:
+            yield conn
+
+
+@pytest_asyncio.fixture
+async def counting_pool(stack: Stack) -> AsyncIterator[CountingPool]:
+    real = await asyncpg.create_pool(stack.dsn, min_size=1, max_size=2)
+    try:
+        yield CountingPool(real)
+    finally:
+        await real.close()

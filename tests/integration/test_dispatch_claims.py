@@ -6,47 +6,20 @@ published: the session's dispatcher does not see them, so each claim here is the
 
 import asyncio
 import uuid
-from collections.abc import AsyncIterator
-from contextlib import asynccontextmanager
-from typing import Any
 
 import asyncpg
 import pytest
-import pytest_asyncio
 
 from dispatcher import store as dispatch_store
 from dispatcher.claims import Claims
 from tests.integration.client import Switchboard
-from tests.integration.conftest import Stack
+from tests.integration.conftest import CountingPool, Stack
 from tests.integration.test_dispatch_faults import whatsapp_conversation
 from tests.integration.test_dispatch_leases import reply_row
 
 pytestmark = pytest.mark.integration
 
 LEASE_S = 30.0
-
-
-class CountingPool:
-    """A real pool that counts the connections taken from it: one per statement batch."""
-
-    def __init__(self, pool: asyncpg.Pool) -> None:
-        self.pool = pool
-        self.acquired = 0
-
-    @asynccontextmanager
-    async def acquire(self) -> AsyncIterator[Any]:
-        self.acquired += 1
-        async with self.pool.acquire() as conn:
-            yield conn
-
-
-@pytest_asyncio.fixture
-async def pool(stack: Stack) -> AsyncIterator[CountingPool]:
-    real = await asyncpg.create_pool(stack.dsn, min_size=1, max_size=2)
-    try:
-        yield CountingPool(real)
-    finally:
-        await real.close()
 
 
 async def adopted_reply(switchboard: Switchboard, db: asyncpg.Connection, wa_id: str, text: str):
@@ -62,7 +35,7 @@ async def status(db: asyncpg.Connection, outbound) -> str:
 
 
 async def test_claims_of_one_turn_are_one_statement_and_keep_a_conversation_in_order(
-    switchboard: Switchboard, db: asyncpg.Connection, pool: CountingPool
+    switchboard: Switchboard, db: asyncpg.Connection, counting_pool: CountingPool
 ):
     agent, first = await whatsapp_conversation(switchboard, "972540000411")
     _, second = await whatsapp_conversation(switchboard, "972540000412", agent)
@@ -70,13 +43,13 @@ async def test_claims_of_one_turn_are_one_statement_and_keep_a_conversation_in_o
     later = await reply_row(db, first, "Second of two.", customer_wrote_ago_s=60)
     other = await reply_row(db, second, "Another conversation.", customer_wrote_ago_s=60)
     await dispatch_store.adopt(db, [earlier, later, other], 60)
-    claims = Claims(pool, LEASE_S)  # type: ignore[arg-type]
+    claims = Claims(counting_pool, LEASE_S)  # type: ignore[arg-type]
 
     outcomes = await asyncio.gather(
         claims.claim(later.message_id), claims.claim(earlier.message_id), claims.claim(other.message_id)
     )
 
-    assert pool.acquired == 1
+    assert counting_pool.acquired == 1
     assert outcomes[1] == ("claimed", None)
     assert outcomes[2] == ("claimed", None)
     held, until = outcomes[0]
@@ -86,10 +59,10 @@ async def test_claims_of_one_turn_are_one_statement_and_keep_a_conversation_in_o
 
 
 async def test_a_reply_asked_for_twice_in_one_turn_is_claimed_once(
-    switchboard: Switchboard, db: asyncpg.Connection, pool: CountingPool
+    switchboard: Switchboard, db: asyncpg.Connection, counting_pool: CountingPool
 ):
     outbound = await adopted_reply(switchboard, db, "972540000413", "Asked for twice.")
-    claims = Claims(pool, LEASE_S)  # type: ignore[arg-type]
+    claims = Claims(counting_pool, LEASE_S)  # type: ignore[arg-type]
 
     outcomes = await asyncio.gather(claims.claim(outbound.message_id), claims.claim(outbound.message_id))
 
@@ -98,14 +71,14 @@ async def test_a_reply_asked_for_twice_in_one_turn_is_claimed_once(
 
 
 async def test_a_reply_claimed_or_settled_before_is_gone_and_turns_apart_are_separate_statements(
-    switchboard: Switchboard, db: asyncpg.Connection, pool: CountingPool
+    switchboard: Switchboard, db: asyncpg.Connection, counting_pool: CountingPool
 ):
     outbound = await adopted_reply(switchboard, db, "972540000414", "Claimed once.")
-    claims = Claims(pool, LEASE_S)  # type: ignore[arg-type]
+    claims = Claims(counting_pool, LEASE_S)  # type: ignore[arg-type]
 
     assert await claims.claim(outbound.message_id) == ("claimed", None)
     assert await claims.claim(outbound.message_id) == ("gone", None)
-    assert pool.acquired == 2
+    assert counting_pool.acquired == 2
 
 
 async def test_a_failed_statement_fails_every_claim_of_its_batch(
