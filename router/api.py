@@ -192,7 +192,7 @@ async def set_presence(agent_id: UUID, body: PresenceUpdate, caller: Caller, sta
                 await state.assigner.announce_released(
                     agent_id, change.released, "logged_off", agent["status_changed_at"]
                 )
-                await state.assigner.drain()
+                await state.assigner.drain_queue()
     elif body.status == "online" and await state.assigner.drain(only_agents={agent_id}):
         async with state.pool.acquire() as conn:
             agent = await agent_store.get_agent(conn, agent_id)

@@ -22,6 +22,7 @@ from uuid import UUID
 from aiokafka import AIOKafkaProducer
 
 from router.assignment import AgentLoad, after_assignment, rank_agents
+from router.coalesced_drain import CoalescedDrain
 from router.errors import DatabaseUnavailable, outage_of
 from router.presence import DatabaseSightings, OfflineHold, PresencePolicy
 from router.queueing import RoutingPolicy, candidates
@@ -64,6 +65,12 @@ class Assigner:
         self._topics = topics
         self._policy = policy
         self._sightings = DatabaseSightings()
+        self._whole_queue = CoalescedDrain(lambda arriving: self.drain(arriving=arriving))
+
+    async def drain_queue(self, arriving: AbstractSet[UUID] = frozenset()) -> int:
+        """`drain` over every free agent, coalesced with the other such drains of this process
+        (router/coalesced_drain.py): the consumer's partitions, the sweep, a log-off, a merge."""
+        return await self._whole_queue.ask(arriving)
 
     async def drain(
         self,
@@ -195,7 +202,7 @@ class Assigner:
                 if unanswered:
                     BOT_UNANSWERED.inc(unanswered)
                     log.warning("handed %d unanswered bot conversation(s) to the queue", unanswered)
-                await self.drain()
+                await self.drain_queue()
                 async with self._pool.acquire() as conn:
                     QUEUE_DEPTH.set(await queue_depth(conn))
                     for status, count in (await agents_by_status(conn)).items():

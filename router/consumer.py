@@ -70,7 +70,7 @@ class InboundHandler:
         if waiting:
             async with self._pool.acquire() as conn:
                 await decide_priorities(conn, list(waiting))
-            await self._assigner.drain(arriving=waiting)
+            await self._assigner.drain_queue(arriving=waiting)
 
     async def _automate(self, messages: list[StoredMessage], stored: list[StoredInbound]) -> set[UUID]:
         """Let the bot take what it can of the stored messages (classified before storing); returns the conversations

@@ -257,5 +257,5 @@ async def merge(contact_id: UUID, body: MergeRequest, caller: Caller, state: Sta
     async with state.pool.acquire() as conn:
         await decide_contact_priority(conn, contact_id)
     if outcome.freed_agent_id is not None:
-        await state.assigner.drain()
+        await state.assigner.drain_queue()
     return await get_contact(contact_id, caller, state)
