@@ -12,14 +12,14 @@ from router.automation import Automation
 from router.identity import phone_of
 from router.language import detect_language
 from router.store.accounts import ensure_account
-from router.store.inbound import StoredInbound, StoredMessage, record_receipt, store_inbound
+from router.store.inbound import StoredInbound, StoredMessage, record_receipts, store_inbound
 from router.store.priorities import decide_priorities
 from schemas.inbound import DeliveryStatus, InboundEvent, InboundMessage
 from schemas.wire import decode_inbound
 from services.accounts import ChannelAccount, find_account
 from services.failures import UnprocessableRecord
 from services.metrics import ROUTED_MESSAGES
-from services.postgres import Pool, in_transaction
+from services.postgres import Pool
 
 log = logging.getLogger(__name__)
 
@@ -52,13 +52,16 @@ class InboundHandler:
         self._recorded_accounts: set[UUID] = set()
 
     async def handle_partition(self, records: list[ConsumerRecord[bytes, bytes]]) -> None:
-        """Store the batch's messages in one statement, apply its receipts, then run the queue once."""
+        """Apply the batch's receipts, store its messages in one statement, then run the queue once."""
         messages: list[StoredMessage] = []
+        receipts: list[DeliveryStatus] = []
         for event in [_decoded(record) for record in records]:  # all decoded before anything is written
             if isinstance(event, InboundMessage):
                 messages.append(await self._routing_facts(event))
             else:
-                await self._handle_receipt(event)  # receipts concern our sends, not these messages' order
+                receipts.append(event)
+        if receipts:  # receipts concern our sends, not these messages' order
+            await self._record_receipts(receipts)
         if not messages:
             return
         async with self._pool.acquire() as conn:
@@ -100,9 +103,11 @@ class InboundHandler:
         await asyncio.gather(*(in_order(c, arrivals) for c, arrivals in by_conversation.items()))
         return kept
 
-    async def _handle_receipt(self, receipt: DeliveryStatus) -> None:
-        moved = await in_transaction(self._pool, lambda conn: record_receipt(conn, receipt))
-        ROUTED_MESSAGES.labels(kind="receipt", outcome="applied" if moved else "kept").inc()
+    async def _record_receipts(self, receipts: list[DeliveryStatus]) -> None:
+        async with self._pool.acquire() as conn:
+            moved = await record_receipts(conn, receipts)
+        for outcome, count in Counter("applied" if m else "kept" for m in moved).items():
+            ROUTED_MESSAGES.labels(kind="receipt", outcome=outcome).inc(count)
 
     async def _routing_facts(self, message: InboundMessage) -> StoredMessage:
         """What storing and routing need beyond the message: its account, the sender's phone number in

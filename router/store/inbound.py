@@ -1,9 +1,13 @@
 """Storing what ingest published: a customer's message (once) and delivery receipts (forward only)."""
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Literal
 from uuid import UUID
 
+import orjson
+
+from router.receipt_rounds import receipt_rounds
 from schemas.delivery import statuses_before
 from schemas.inbound import DeliveryStatus, InboundMessage
 from services.postgres import Connection
@@ -75,29 +79,45 @@ async def store_inbound(conn: Connection, messages: list[StoredMessage]) -> list
     return results
 
 
-async def record_receipt(conn: Connection, receipt: DeliveryStatus) -> bool:
-    """Keep a provider's receipt and move the sent message's status forward; False if nothing moved."""
-    errors = [e.model_dump(mode="json", exclude_none=True) for e in receipt.errors]
-    await conn.execute(
-        """INSERT INTO delivery_receipts (channel, provider_message_id, status, occurred_at, errors)
-           VALUES ($1, $2, $3, $4, $5) ON CONFLICT DO NOTHING""",
-        receipt.channel,
-        receipt.provider_message_id,
-        receipt.status,
-        receipt.occurred_at,
-        errors,
-    )
-    moved = await conn.fetchval(
-        """UPDATE messages
-              SET delivery_status = $3, delivery_updated_at = now(),
-                  delivery_error = CASE WHEN $3 = 'failed' THEN $5::jsonb ELSE delivery_error END
-            WHERE channel = $1 AND provider_message_id = $2 AND direction = 'outbound'
-              AND delivery_status = ANY($4::text[])
-        RETURNING id""",
-        receipt.channel,
-        receipt.provider_message_id,
-        receipt.status,
-        list(statuses_before(receipt.status)),
-        errors,
-    )
-    return moved is not None
+async def record_receipts(conn: Connection, receipts: Sequence[DeliveryStatus]) -> list[bool]:
+    """Keep providers' receipts and move their sent messages' statuses forward; for each receipt, whether it
+    moved its message.
+
+    One statement for the receipts of different messages (router/receipt_rounds.py); a message's second
+    receipt in the batch goes in the next one. Each statement commits alone: a replay of the batch after a
+    failure applies nothing twice (a receipt is kept once, a status only moves forward). The messages are
+    locked in id order, so two statements over the same messages wait for each other rather than deadlock.
+    """
+    moved = [False] * len(receipts)
+    for round_ in receipt_rounds([(r.channel, r.provider_message_id) for r in receipts]):
+        batch = [receipts[i] for i in round_]
+        rows = await conn.fetch(
+            """WITH r AS (
+                    SELECT * FROM unnest($1::text[], $2::text[], $3::text[], $4::timestamptz[], $5::text[],
+                                         $6::text[])
+                        AS r(channel, provider_message_id, status, occurred_at, errors, before)),
+                kept AS (
+                    INSERT INTO delivery_receipts (channel, provider_message_id, status, occurred_at, errors)
+                    SELECT channel, provider_message_id, status, occurred_at, errors::jsonb FROM r
+                    ON CONFLICT DO NOTHING),
+                target AS (
+                    SELECT m.id, r.status, r.errors FROM r
+                      JOIN messages m ON m.channel = r.channel AND m.provider_message_id = r.provider_message_id
+                     WHERE m.direction = 'outbound' AND m.delivery_status = ANY(string_to_array(r.before, ','))
+                     ORDER BY m.id FOR UPDATE OF m)
+               UPDATE messages m
+                  SET delivery_status = t.status, delivery_updated_at = now(),
+                      delivery_error = CASE WHEN t.status = 'failed' THEN t.errors::jsonb ELSE m.delivery_error END
+                 FROM target t WHERE m.id = t.id
+            RETURNING m.channel, m.provider_message_id""",
+            [r.channel for r in batch],
+            [r.provider_message_id for r in batch],
+            [r.status for r in batch],
+            [r.occurred_at for r in batch],
+            [orjson.dumps([e.model_dump(mode="json", exclude_none=True) for e in r.errors]).decode() for r in batch],
+            [",".join(statuses_before(r.status)) for r in batch],
+        )
+        applied = {(row["channel"], row["provider_message_id"]) for row in rows}
+        for i, receipt in zip(round_, batch, strict=True):
+            moved[i] = (receipt.channel, receipt.provider_message_id) in applied
+    return moved
